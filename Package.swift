@@ -1,0 +1,36 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+// Language mode 5: the engine keeps a process-wide no-grad flag and parallel loops over raw buffers;
+// Swift 6's strict Sendable checking would force boxes around every pointer without making them safer.
+let package = Package(
+    name: "MotionGPT",
+    platforms: [.macOS(.v13)],
+    products: [
+        .library(name: "TensorEngine", targets: ["TensorEngine"]),
+        .library(name: "NeuralNetwork", targets: ["NeuralNetwork"]),
+        .executable(name: "motiongpt", targets: ["motiongpt"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+    ],
+    targets: [
+        .systemLibrary(
+            name: "CBLAS",
+            pkgConfig: "openblas",
+            providers: [.apt(["libopenblas-dev"])]
+        ),
+        .target(name: "TensorEngine", dependencies: ["CBLAS"]),
+        .target(name: "NeuralNetwork", dependencies: ["TensorEngine"]),
+        .executableTarget(
+            name: "motiongpt",
+            dependencies: [
+                "TensorEngine", "NeuralNetwork",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        .testTarget(name: "TensorEngineTests", dependencies: ["TensorEngine"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "NeuralNetworkTests", dependencies: ["NeuralNetwork", "TensorEngine"], resources: [.copy("Fixtures")]),
+    ],
+    swiftLanguageModes: [.v5]
+)
