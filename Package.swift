@@ -21,7 +21,7 @@ let package = Package(
             providers: [.apt(["libopenblas-dev"])]
         ),
         .target(name: "TensorEngine", dependencies: ["CBLAS"]),
-        .target(name: "NeuralNetwork", dependencies: ["TensorEngine"]),
+        .target(name: "NeuralNetwork", dependencies: ["TensorEngine", "CBLAS"]),
         .executableTarget(
             name: "motiongpt",
             dependencies: [

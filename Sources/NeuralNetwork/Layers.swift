@@ -1,0 +1,130 @@
+import Foundation
+import TensorEngine
+
+/// `y = x Wᵀ + b` with `weight [out, in]` and `bias [out]` (PyTorch's layout and initialisation:
+/// uniform in ±1/sqrt(in)).
+public final class Linear: Module, UnaryLayer {
+    public let weight: Tensor
+    public let bias: Tensor?
+
+    public init(_ inFeatures: Int, _ outFeatures: Int, bias: Bool = true, rng: inout SeededRNG) {
+        let bound = 1 / Float(inFeatures).squareRoot()
+        weight = .uniform([outFeatures, inFeatures], low: -bound, high: bound, rng: &rng, requiresGrad: true)
+        self.bias = bias ? .uniform([outFeatures], low: -bound, high: bound, rng: &rng, requiresGrad: true) : nil
+    }
+
+    /// `[..., in] -> [..., out]`
+    public func callAsFunction(_ x: Tensor) -> Tensor { x.linear(weight: weight, bias: bias) }
+}
+
+/// A lookup table `weight [count, dim]`, initialised N(0, 1) as PyTorch does.
+public final class Embedding: Module {
+    public let weight: Tensor
+
+    public init(_ count: Int, _ dim: Int, rng: inout SeededRNG) {
+        weight = .randn([count, dim], rng: &rng, requiresGrad: true)
+    }
+
+    /// ids with `shape` -> `shape + [dim]`. Ids out of range are a programming error here;
+    /// user-facing code validates them before calling.
+    public func callAsFunction(_ ids: [Int], shape: [Int]) -> Tensor { Tensor.embedding(weight, ids: ids, shape: shape) }
+}
+
+/// Layer normalisation over the last dimension with learnable `weight` and `bias`.
+public final class LayerNorm: Module, UnaryLayer {
+    public let weight: Tensor
+    public let bias: Tensor
+    public let eps: Float
+
+    public init(_ dim: Int, eps: Float = 1e-5) {
+        weight = .ones([dim], requiresGrad: true)
+        bias = .zeros([dim], requiresGrad: true)
+        self.eps = eps
+    }
+
+    public func callAsFunction(_ x: Tensor) -> Tensor { x.layerNorm(weight: weight, bias: bias, eps: eps) }
+}
+
+/// T5's RMS normalisation (scale only, no mean subtraction, no bias).
+public final class RMSNorm: Module, UnaryLayer {
+    public let weight: Tensor
+    public let eps: Float
+
+    public init(_ dim: Int, eps: Float = 1e-6) {
+        weight = .ones([dim], requiresGrad: true)
+        self.eps = eps
+    }
+
+    public func callAsFunction(_ x: Tensor) -> Tensor { x.rmsNorm(weight: weight, eps: eps) }
+}
+
+/// 1-D convolution `[B, Cin, L] -> [B, Cout, Lout]`, weight `[Cout, Cin, K]`, PyTorch initialisation.
+public final class Conv1d: Module, UnaryLayer {
+    public let weight: Tensor
+    public let bias: Tensor?
+    public let stride: Int, padding: Int, dilation: Int
+
+    public init(_ inChannels: Int, _ outChannels: Int, kernelSize: Int, stride: Int = 1, padding: Int = 0,
+                dilation: Int = 1, bias: Bool = true, rng: inout SeededRNG) {
+        let bound = 1 / Float(inChannels * kernelSize).squareRoot()
+        weight = .uniform([outChannels, inChannels, kernelSize], low: -bound, high: bound, rng: &rng, requiresGrad: true)
+        self.bias = bias ? .uniform([outChannels], low: -bound, high: bound, rng: &rng, requiresGrad: true) : nil
+        self.stride = stride; self.padding = padding; self.dilation = dilation
+    }
+
+    public func callAsFunction(_ x: Tensor) -> Tensor {
+        x.conv1d(weight: weight, bias: bias, stride: stride, padding: padding, dilation: dilation)
+    }
+}
+
+/// Inverted dropout with its own seeded generator, active only in training mode.
+public final class Dropout: Module, UnaryLayer {
+    public let p: Float
+    private var _rng: SeededRNG
+
+    public init(_ p: Float, seed: UInt64 = 0) {
+        self.p = p
+        _rng = SeededRNG(seed: seed)
+    }
+
+    /// Restarts the mask sequence (for reproducible runs and resumed training).
+    public func reseed(_ seed: UInt64) { _rng = SeededRNG(seed: seed) }
+
+    public func callAsFunction(_ x: Tensor) -> Tensor { x.dropout(p, training: isTraining, rng: &_rng) }
+}
+
+/// Parameter-free activations, so they can sit in a `Sequential` at the index a checkpoint expects.
+public final class Activation: Module, UnaryLayer {
+    public enum Kind: String, Codable, Sendable { case relu, gelu, geluTanh = "gelu_new", silu, tanh, identity }
+    public let kind: Kind
+
+    public init(_ kind: Kind) { self.kind = kind }
+
+    public func callAsFunction(_ x: Tensor) -> Tensor {
+        switch kind {
+        case .relu: return x.relu()
+        case .gelu: return x.gelu()
+        case .geluTanh: return x.geluTanh()
+        case .silu: return x.silu()
+        case .tanh: return x.tanh()
+        case .identity: return x
+        }
+    }
+}
+
+/// Layers applied in order; keys are their indices (`0.weight`, `2.bias`), as `nn.Sequential`.
+public final class Sequential: Module, UnaryLayer {
+    public let layers: [Module]
+
+    public init(_ layers: [Module]) {
+        precondition(layers.allSatisfy { $0 is UnaryLayer }, "Sequential takes single-input layers")
+        self.layers = layers
+    }
+
+    /// `Sequential`'s own key level is the index, not a property name.
+    override public var keyOverrides: [String: String] { ["layers": ""] }
+
+    public func callAsFunction(_ x: Tensor) -> Tensor {
+        layers.reduce(x) { ($1 as! UnaryLayer)($0) }
+    }
+}

@@ -1,0 +1,91 @@
+import ArgumentParser
+import Foundation
+import NeuralNetwork
+import TensorEngine
+
+/// `motiongpt bench`: engine speed beside raw BLAS and, when installed, PyTorch on the same machine.
+struct Bench: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Measure the engine: matmul GFLOP/s against raw cblas_sgemm, transformer forward+backward time, and the PyTorch reference when available.")
+
+    @Flag(name: .long, help: "Skip the PyTorch reference even when it is installed.")
+    var noReference = false
+
+    @Option(name: .long, help: "Python interpreter with torch for the reference (default: $MOTIONGPT_PYTHON, else python3).")
+    var python: String?
+
+    func run() throws {
+        print("motiongpt bench \(MotionGPTVersion.string)  threads: engine \(engineThreads), BLAS \(blasThreads())")
+        let reference = noReference ? nil : TorchReference.run(python: python)
+        if reference == nil && !noReference {
+            print("reference: PyTorch not found (set MOTIONGPT_PYTHON to a Python with torch); showing engine and raw BLAS only")
+        } else if let reference {
+            print("reference: torch \(reference.version), \(reference.threads) threads")
+        }
+        print("")
+        print("matmul [M x K x N]        engine GFLOP/s   raw sgemm GFLOP/s   overhead   torch GFLOP/s   engine/torch")
+        for (i, (m, k, n)) in [(64, 512, 512), (512, 512, 2048), (1, 768, 3072)].enumerated() {
+            let r = EngineBenchmark.matmul(m: m, k: k, n: n)
+            let shape = "[\(m)x\(k)x\(n)]".padding(toLength: 22, withPad: " ", startingAt: 0)
+            var line = "  \(shape)  \(fmt(r.engineGFLOPS, 14))  \(fmt(r.blasGFLOPS, 18))  \(fmt(r.overhead * 100, 8))%"
+            if let t = reference?.matmulGFLOPS[safe: i] {
+                line += "  \(fmt(t, 14))  \(fmt(r.engineGFLOPS / t, 12))x"
+            }
+            print(line)
+        }
+        print("")
+        let t = EngineBenchmark.transformer()
+        print("transformer stack: \(t.depth) layers, width \(t.dim), batch [\(t.batch), \(t.tokens)]")
+        var fwd = "  forward           \(fmt(t.forwardSeconds * 1000, 9)) ms"
+        var fb = "  forward+backward  \(fmt(t.forwardBackwardSeconds * 1000, 9)) ms"
+        if let r = reference {
+            fwd += "   torch \(fmt(r.forwardSeconds * 1000, 9)) ms   speed vs torch \(fmt(r.forwardSeconds / t.forwardSeconds, 5))x"
+            fb += "   torch \(fmt(r.forwardBackwardSeconds * 1000, 9)) ms   speed vs torch \(fmt(r.forwardBackwardSeconds / t.forwardBackwardSeconds, 5))x"
+        }
+        print(fwd)
+        print(fb)
+    }
+
+    private func fmt(_ v: Double, _ width: Int) -> String {
+        String(format: "%\(width).2f", v)
+    }
+}
+
+extension Array {
+    subscript(safe i: Int) -> Element? { indices.contains(i) ? self[i] : nil }
+}
+
+/// Runs Tools/bench/torch_reference.py and reads its JSON line.
+struct TorchReference {
+    let version: String
+    let threads: Int
+    let matmulGFLOPS: [Double]
+    let forwardSeconds: Double
+    let forwardBackwardSeconds: Double
+
+    static func run(python: String?) -> TorchReference? {
+        let script = URL(fileURLWithPath: FileManager.default.currentDirectoryPath)
+            .appendingPathComponent("Tools/bench/torch_reference.py")
+        guard FileManager.default.fileExists(atPath: script.path) else { return nil }
+        let interpreter = python ?? ProcessInfo.processInfo.environment["MOTIONGPT_PYTHON"] ?? "python3"
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = [interpreter, script.path]
+        let out = Pipe()
+        process.standardOutput = out
+        process.standardError = FileHandle.nullDevice
+        do { try process.run() } catch { return nil }
+        let data = out.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        guard process.terminationStatus == 0,
+              let json = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
+              let mm = json["matmul"] as? [[String: Any]],
+              let tr = json["transformer"] as? [String: Any]
+        else { return nil }
+        return TorchReference(
+            version: json["torch"] as? String ?? "?", threads: json["threads"] as? Int ?? 0,
+            matmulGFLOPS: mm.compactMap { $0["gflops"] as? Double },
+            forwardSeconds: tr["forward_s"] as? Double ?? .nan,
+            forwardBackwardSeconds: tr["forward_backward_s"] as? Double ?? .nan)
+    }
+}

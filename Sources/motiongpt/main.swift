@@ -1,2 +1,0 @@
-import TensorEngine
-print(TensorEngine.engineThreads)

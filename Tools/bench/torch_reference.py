@@ -1,0 +1,57 @@
+#!/usr/bin/env python3
+"""PyTorch side of `motiongpt bench`: the same measurements on the same machine, printed as JSON.
+
+Run by the benchmark when a Python with torch is found (MOTIONGPT_PYTHON, else python3).
+Threads: torch uses as many as the machine has cores, as OpenBLAS does for the Swift engine.
+"""
+import json
+import os
+import sys
+import time
+
+import torch
+
+
+def median_time(fn, warmup=2, min_iter=5, budget=0.6):
+    for _ in range(warmup):
+        fn()
+    samples = []
+    start = time.perf_counter()
+    while len(samples) < min_iter or time.perf_counter() - start < budget:
+        t0 = time.perf_counter()
+        fn()
+        samples.append(time.perf_counter() - t0)
+    samples.sort()
+    return samples[len(samples) // 2]
+
+
+def main():
+    torch.manual_seed(0)
+    torch.set_num_threads(os.cpu_count() or 1)
+    result = {"torch": torch.__version__, "threads": torch.get_num_threads(), "matmul": [], "transformer": None}
+    for m, k, n in [(64, 512, 512), (512, 512, 2048), (1, 768, 3072)]:
+        a, b = torch.randn(m, k), torch.randn(k, n)
+        with torch.no_grad():
+            t = median_time(lambda: torch.matmul(a, b))
+        result["matmul"].append({"m": m, "k": k, "n": n, "gflops": 2 * m * k * n / t / 1e9})
+    args = dict(zip(["depth", "dim", "heads", "batch", "tokens"], map(int, sys.argv[1:6]))) if len(sys.argv) >= 6 else {}
+    depth, dim, heads = args.get("depth", 6), args.get("dim", 512), args.get("heads", 8)
+    batch, tokens = args.get("batch", 8), args.get("tokens", 64)
+    layer = lambda: torch.nn.TransformerEncoderLayer(dim, heads, 4 * dim, dropout=0.0, activation="gelu",
+                                                      batch_first=True, norm_first=True)
+    stack = torch.nn.Sequential(*[layer() for _ in range(depth)])
+    x = torch.randn(batch, tokens, dim)
+    with torch.no_grad():
+        fwd = median_time(lambda: stack(x), budget=1)
+
+    def step():
+        stack.zero_grad()
+        stack(x).square().mean().backward()
+
+    fb = median_time(step, warmup=1, min_iter=3, budget=2)
+    result["transformer"] = {"forward_s": fwd, "forward_backward_s": fb}
+    print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    main()
