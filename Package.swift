@@ -9,6 +9,8 @@ let package = Package(
     products: [
         .library(name: "TensorEngine", targets: ["TensorEngine"]),
         .library(name: "NeuralNetwork", targets: ["NeuralNetwork"]),
+        .library(name: "MotionData", targets: ["MotionData"]),
+        .library(name: "MotionRender", targets: ["MotionRender"]),
         .executable(name: "motiongpt", targets: ["motiongpt"]),
     ],
     dependencies: [
@@ -22,15 +24,19 @@ let package = Package(
         ),
         .target(name: "TensorEngine", dependencies: ["CBLAS"]),
         .target(name: "NeuralNetwork", dependencies: ["TensorEngine", "CBLAS"]),
+        .target(name: "MotionData", dependencies: ["TensorEngine"]),
+        .target(name: "MotionRender", dependencies: ["MotionData"]),
         .executableTarget(
             name: "motiongpt",
             dependencies: [
-                "TensorEngine", "NeuralNetwork",
+                "TensorEngine", "NeuralNetwork", "MotionData", "MotionRender",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
         .testTarget(name: "TensorEngineTests", dependencies: ["TensorEngine"], resources: [.copy("Fixtures")]),
         .testTarget(name: "NeuralNetworkTests", dependencies: ["NeuralNetwork", "TensorEngine"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "MotionDataTests", dependencies: ["MotionData", "TensorEngine"]),
+        .testTarget(name: "MotionRenderTests", dependencies: ["MotionRender", "MotionData"]),
     ],
     swiftLanguageModes: [.v5]
 )
