@@ -11,6 +11,9 @@ let package = Package(
         .library(name: "NeuralNetwork", targets: ["NeuralNetwork"]),
         .library(name: "MotionData", targets: ["MotionData"]),
         .library(name: "MotionRender", targets: ["MotionRender"]),
+        .library(name: "TextTokenizer", targets: ["TextTokenizer"]),
+        .library(name: "MotionT5", targets: ["MotionT5"]),
+        .library(name: "Generation", targets: ["Generation"]),
         .executable(name: "motiongpt", targets: ["motiongpt"]),
     ],
     dependencies: [
@@ -26,10 +29,13 @@ let package = Package(
         .target(name: "NeuralNetwork", dependencies: ["TensorEngine", "CBLAS"]),
         .target(name: "MotionData", dependencies: ["TensorEngine"]),
         .target(name: "MotionRender", dependencies: ["MotionData"]),
+        .target(name: "TextTokenizer"),
+        .target(name: "MotionT5", dependencies: ["NeuralNetwork", "TensorEngine", "TextTokenizer"]),
+        .target(name: "Generation", dependencies: ["MotionT5", "NeuralNetwork", "TensorEngine", "TextTokenizer"]),
         .executableTarget(
             name: "motiongpt",
             dependencies: [
-                "TensorEngine", "NeuralNetwork", "MotionData", "MotionRender",
+                "TensorEngine", "NeuralNetwork", "MotionData", "MotionRender", "TextTokenizer", "MotionT5", "Generation",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -37,6 +43,8 @@ let package = Package(
         .testTarget(name: "NeuralNetworkTests", dependencies: ["NeuralNetwork", "TensorEngine"], resources: [.copy("Fixtures")]),
         .testTarget(name: "MotionDataTests", dependencies: ["MotionData", "TensorEngine"]),
         .testTarget(name: "MotionRenderTests", dependencies: ["MotionRender", "MotionData"]),
+        .testTarget(name: "TextTokenizerTests", dependencies: ["TextTokenizer"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "MotionT5Tests", dependencies: ["MotionT5", "Generation", "NeuralNetwork", "TensorEngine", "TextTokenizer"], resources: [.copy("Fixtures")]),
     ],
     swiftLanguageModes: [.v5]
 )

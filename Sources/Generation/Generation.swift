@@ -1,0 +1,1 @@
+// The Generation target: samplers and decoding loops.

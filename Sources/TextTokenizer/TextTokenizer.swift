@@ -1,0 +1,1 @@
+// The TextTokenizer target: SentencePiece unigram tokenizer and the motion vocabulary.
