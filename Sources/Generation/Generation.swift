@@ -1,1 +1,213 @@
-// The Generation target: samplers and decoding loops.
+import Foundation
+import MotionT5
+import NeuralNetwork
+import TensorEngine
+
+/// How to pick tokens. Defaults are greedy decoding, as `transformers`' `generate()` defaults.
+public struct GenerationOptions: Codable, Equatable, Sendable {
+    /// Tokens to generate at most (not counting the decoder start token).
+    public var maxNewTokens: Int = 64
+    /// Sample instead of taking the most likely token (temperature, top-k and top-p then apply).
+    public var doSample: Bool = false
+    public var temperature: Float = 1
+    /// Keep only the k most likely tokens (0: off).
+    public var topK: Int = 0
+    /// Keep the smallest set of tokens whose probability reaches p (1: off).
+    public var topP: Float = 1
+    /// Divides positive (multiplies negative) scores of tokens already generated; 1 is off.
+    public var repetitionPenalty: Float = 1
+    /// Beam search with this many beams when above 1.
+    public var numBeams: Int = 1
+    /// Beam scores are divided by `length ** lengthPenalty`.
+    public var lengthPenalty: Float = 1
+    /// Stop a beam search item as soon as `numBeams` hypotheses are finished.
+    public var earlyStopping: Bool = false
+    /// Extra tokens that end a sequence, beside the model's end-of-sequence token.
+    public var stopTokens: [Int] = []
+    /// Seed of the sampling generator.
+    public var seed: UInt64 = 0
+
+    public init() {}
+
+    /// Checks the values before any work starts.
+    public func validate() throws {
+        func fail(_ s: String) -> GenerationError { .invalidOptions(s) }
+        guard maxNewTokens >= 1 else { throw fail("max new tokens must be at least 1, got \(maxNewTokens)") }
+        guard maxNewTokens <= 4096 else { throw fail("max new tokens \(maxNewTokens) is above the limit of 4096") }
+        guard temperature > 0, temperature.isFinite else { throw fail("temperature must be positive, got \(temperature)") }
+        guard topK >= 0 else { throw fail("top-k must be 0 (off) or positive, got \(topK)") }
+        guard topP > 0 && topP <= 1 else { throw fail("top-p must be in (0, 1], got \(topP)") }
+        guard repetitionPenalty > 0, repetitionPenalty.isFinite else { throw fail("repetition penalty must be positive, got \(repetitionPenalty)") }
+        guard numBeams >= 1 else { throw fail("beams must be at least 1, got \(numBeams)") }
+        guard !(doSample && numBeams > 1) else { throw fail("sampling with beams is not supported; use one or the other") }
+    }
+}
+
+public enum GenerationError: Error, CustomStringConvertible, Equatable {
+    case invalidOptions(String)
+    case invalidInput(String)
+    public var description: String {
+        switch self { case .invalidOptions(let s), .invalidInput(let s): return s }
+    }
+}
+
+/// Encoder-decoder generation over a `T5Model`: the encoder runs once, the decoder one token at a time
+/// with cached self-attention keys/values and cross-attention keys/values computed once.
+/// Results are the generated tokens without the decoder start token; a sequence ends after its
+/// end-of-sequence (or stop) token, which is included.
+public struct Generator {
+    public let model: T5Model
+
+    public init(model: T5Model) { self.model = model }
+
+    /// Pads prompts to a batch: ids padded with the pad token and a 0/1 mask.
+    public func batch(_ prompts: [[Int]]) throws -> (ids: [[Int]], mask: [[Int]]) {
+        guard !prompts.isEmpty else { throw GenerationError.invalidInput("no prompt given") }
+        let v = model.config.vocabSize
+        for (i, p) in prompts.enumerated() {
+            guard !p.isEmpty else { throw GenerationError.invalidInput("prompt \(i) is empty") }
+            if let bad = p.first(where: { $0 < 0 || $0 >= v }) {
+                throw GenerationError.invalidInput("prompt \(i) has token id \(bad), outside the vocabulary of \(v)")
+            }
+        }
+        let t = prompts.map(\.count).max()!
+        let pad = model.config.padTokenId
+        return (prompts.map { $0 + Array(repeating: pad, count: t - $0.count) },
+                prompts.map { Array(repeating: 1, count: $0.count) + Array(repeating: 0, count: t - $0.count) })
+    }
+
+    /// Generates a continuation for each prompt (token ids, unpadded).
+    public func generate(_ prompts: [[Int]], options: GenerationOptions = GenerationOptions()) throws -> [[Int]] {
+        try options.validate()
+        let (ids, mask) = try batch(prompts)
+        return Tensor.withNoGrad {
+            options.numBeams > 1 ? beamSearch(ids, mask, options) : sample(ids, mask, options)
+        }
+    }
+
+    private func isStop(_ token: Int, _ options: GenerationOptions) -> Bool {
+        token == model.config.eosTokenId || options.stopTokens.contains(token)
+    }
+
+    /// Rows of the last position's scores `[B, V]` as arrays.
+    private func lastRows(_ logits: Tensor) -> [[Float]] {
+        let (b, t, v) = (logits.shape[0], logits.shape[1], logits.shape[2])
+        let p = logits.storage.pointer
+        return (0..<b).map { i in Array(UnsafeBufferPointer(start: p + (i * t + t - 1) * v, count: v)) }
+    }
+
+    /// `transformers`' repetition penalty over the tokens of `history` (the decoder inputs so far).
+    static func applyRepetitionPenalty(_ scores: inout [Float], history: [Int], penalty: Float) {
+        guard penalty != 1 else { return }
+        for tok in Set(history) where tok >= 0 && tok < scores.count {
+            scores[tok] = scores[tok] < 0 ? scores[tok] * penalty : scores[tok] / penalty
+        }
+    }
+
+    /// Greedy decoding, or sampling with temperature / top-k / top-p.
+    private func sample(_ ids: [[Int]], _ mask: [[Int]], _ options: GenerationOptions) -> [[Int]] {
+        let c = model.config
+        let encoderOutput = model.encode(ids, mask: mask)
+        let cache = model.makeCache()
+        var rng = SeededRNG(seed: options.seed)
+        var history = ids.map { _ in [c.decoderStartTokenId] }
+        var finished = [Bool](repeating: false, count: ids.count)
+        var outputs = ids.map { _ in [Int]() }
+        var next = history.map { [$0.last!] }
+        for _ in 0..<options.maxNewTokens {
+            let rows = lastRows(model.decode(next, encoderOutput: encoderOutput, encoderMask: mask, cache: cache))
+            for (i, row) in rows.enumerated() {
+                guard !finished[i] else { next[i] = [c.padTokenId]; history[i].append(c.padTokenId); continue }
+                var scores = row
+                Self.applyRepetitionPenalty(&scores, history: history[i], penalty: options.repetitionPenalty)
+                let token = options.doSample ? Sampler.draw(scores, options, rng: &rng) : Sampler.argmax(scores)
+                outputs[i].append(token)
+                history[i].append(token)
+                next[i] = [token]
+                if isStop(token, options) { finished[i] = true }
+            }
+            if finished.allSatisfy({ $0 }) { break }
+        }
+        return outputs
+    }
+
+    /// Beam search, step for step as `transformers` 5 does it (top 2·beams continuations, finished
+    /// hypotheses kept in a sorted pool of `beams`, scores divided by `length ** lengthPenalty`,
+    /// the same early-stop heuristic), so the same model gives the same tokens.
+    private func beamSearch(_ ids: [[Int]], _ mask: [[Int]], _ options: GenerationOptions) -> [[Int]] {
+        let c = model.config
+        let nb = options.numBeams, batch = ids.count
+        let keep = max(2, 1 + 1 + options.stopTokens.count) * nb
+        let expand = (0..<batch).flatMap { b in Array(repeating: b, count: nb) }
+        let encoderOutput = model.encode(ids, mask: mask).indexSelect(dim: 0, expand)
+        let encoderMask = expand.map { mask[$0] }
+        let cache = model.makeCache()
+        let maxLength = 1 + options.maxNewTokens          // counts the start token, as `max_length`
+        var running = [[[Int]]](repeating: [[Int]](repeating: [c.decoderStartTokenId], count: nb), count: batch)
+        var runningScores = [[Float]](repeating: [0] + [Float](repeating: -1e9, count: nb - 1), count: batch)
+        var finishedSeqs = [[[Int]]](repeating: [[Int]](repeating: [c.decoderStartTokenId], count: nb), count: batch)
+        var finishedScores = [[Float]](repeating: [Float](repeating: -1e9, count: nb), count: batch)
+        var isFinished = [[Bool]](repeating: [Bool](repeating: false, count: nb), count: batch)
+        var improvable = [Bool](repeating: true, count: batch)
+        var curLen = 1
+        var step = running.flatMap { $0.map { [$0.last!] } }
+        while true {
+            let rows = lastRows(model.decode(step, encoderOutput: encoderOutput, encoderMask: encoderMask, cache: cache))
+            var allHit = true
+            var reorder: [Int] = []
+            for b in 0..<batch {
+                // Accumulated log-probabilities of every (beam, token) continuation.
+                var acc: [Float] = []
+                acc.reserveCapacity(nb * c.vocabSize)
+                for k in 0..<nb {
+                    var lp = Sampler.logSoftmax(rows[b * nb + k])
+                    Self.applyRepetitionPenalty(&lp, history: running[b][k], penalty: options.repetitionPenalty)
+                    acc += lp.map { $0 + runningScores[b][k] }
+                }
+                let top = Sampler.topK(acc, keep)
+                let cands = top.map { (beam: $0 / c.vocabSize, token: $0 % c.vocabSize, score: acc[$0]) }
+                let hits = cands.map { isStop($0.token, options) || curLen + 1 >= maxLength }
+                if hits.contains(false) { allHit = false }
+                // Next running beams: best continuations that did not stop.
+                let runScores = zip(cands, hits).map { $0.score + ($1 ? -1e9 : 0) }
+                let order = Sampler.topK(runScores, nb)
+                let newRunning = order.map { running[b][cands[$0].beam] + [cands[$0].token] }
+                runningScores[b] = order.map { runScores[$0] }
+                reorder += order.map { b * nb + cands[$0].beam }
+                // Finished pool: stopped continuations among the first `nb` candidates join if good enough.
+                let generated = Float(curLen)   // tokens after the start token, this one included
+                let poolFull = isFinished[b].allSatisfy { $0 } && options.earlyStopping
+                var mergedSeqs = finishedSeqs[b], mergedScores = finishedScores[b], mergedDone = isFinished[b]
+                for (i, cand) in cands.enumerated() {
+                    let justFinished = hits[i] && i < nb
+                    var s = cand.score / Foundation.pow(generated, options.lengthPenalty)
+                    if poolFull { s += -1e9 }
+                    if !improvable[b] { s += -1e9 }
+                    if !justFinished { s += -1e9 }
+                    mergedSeqs.append(running[b][cand.beam] + [cand.token])
+                    mergedScores.append(s)
+                    mergedDone.append(justFinished)
+                }
+                let best = Sampler.topK(mergedScores, nb)
+                finishedSeqs[b] = best.map { mergedSeqs[$0] }
+                finishedScores[b] = best.map { mergedScores[$0] }
+                isFinished[b] = best.map { mergedDone[$0] }
+                running[b] = newRunning
+            }
+            cache.select(batch: reorder)
+            curLen += 1
+            for b in 0..<batch {
+                // Could a running beam still beat a finished one? (HF's heuristic: best running score
+                // at the current length against the worst finished score; unfinished slots count as -1e9.)
+                let bestPossible = runningScores[b][0] / Foundation.pow(Float(curLen - 1), options.lengthPenalty)
+                let worst = finishedScores[b].min()!
+                improvable[b] = improvable[b] && isFinished[b].contains { $0 ? bestPossible > worst : bestPossible > -1e9 }
+            }
+            let openBeam = !(isFinished.allSatisfy { $0.allSatisfy { $0 } } && options.earlyStopping)
+            if !improvable.contains(true) || !openBeam || allHit { break }
+            step = running.flatMap { $0.map { [$0.last!] } }
+        }
+        // Best finished hypothesis per item, without the start token.
+        return finishedSeqs.map { Array($0[0].dropFirst()) }
+    }
+}

@@ -20,8 +20,11 @@ public final class KVCache {
 
     public func reset() { keys = nil; values = nil }
 
+    /// Replaces the contents (cross-attention: keys and values of the whole encoder output).
+    public func store(_ k: Tensor, _ v: Tensor) { keys = k; values = v }
+
     /// Appends new steps (`[B, H, t, headDim]`) and returns all keys and values so far.
-    func append(_ k: Tensor, _ v: Tensor) -> (Tensor, Tensor) {
+    public func append(_ k: Tensor, _ v: Tensor) -> (Tensor, Tensor) {
         if let keys, let values {
             self.keys = Tensor.concat([keys, k], dim: 2)
             self.values = Tensor.concat([values, v], dim: 2)
@@ -109,7 +112,7 @@ public final class MultiHeadAttention: Module {
                 (k, v) = (ck, cv)
             } else {
                 k = splitHeads(key(context)); v = splitHeads(value(context))   // [B, H, Tk, d]
-                cache?.keys = k; cache?.values = v
+                cache?.store(k, v)
             }
         } else {
             k = splitHeads(key(x)); v = splitHeads(value(x))

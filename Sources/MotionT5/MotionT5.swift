@@ -1,1 +1,0 @@
-// The MotionT5 target: T5 / Flan-T5 encoder-decoder.
