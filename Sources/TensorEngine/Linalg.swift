@@ -12,6 +12,13 @@ public func sgemm(transA: Bool, transB: Bool, m: Int, n: Int, k: Int,
         for i in 0..<m { for j in 0..<n { c[i * ldc + j] = beta == 0 ? 0 : beta * c[i * ldc + j] } }
         return
     }
+    if m == 1 && !transA {
+        // A single row (decoding one token): GEMV streams the weights once and is markedly faster
+        // than OpenBLAS's GEMM path for M = 1. y[n] = op(B)ᵀ-style product of the row with B.
+        cblas_sgemv(CblasRowMajor, transB ? CblasNoTrans : CblasTrans, Int32(transB ? n : k), Int32(transB ? k : n),
+                    alpha, b, Int32(ldb), a, 1, beta, c, 1)
+        return
+    }
     cblas_sgemm(CblasRowMajor, transA ? CblasTrans : CblasNoTrans, transB ? CblasTrans : CblasNoTrans,
                 Int32(m), Int32(n), Int32(k), alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
 }
