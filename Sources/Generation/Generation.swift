@@ -7,6 +7,8 @@ import TensorEngine
 public struct GenerationOptions: Codable, Equatable, Sendable {
     /// Tokens to generate at most (not counting the decoder start token).
     public var maxNewTokens: Int = 64
+    /// The end-of-sequence and stop tokens are blocked until this many tokens exist (greedy and sampling).
+    public var minNewTokens: Int = 0
     /// Sample instead of taking the most likely token (temperature, top-k and top-p then apply).
     public var doSample: Bool = false
     public var temperature: Float = 1
@@ -34,6 +36,7 @@ public struct GenerationOptions: Codable, Equatable, Sendable {
         func fail(_ s: String) -> GenerationError { .invalidOptions(s) }
         guard maxNewTokens >= 1 else { throw fail("max new tokens must be at least 1, got \(maxNewTokens)") }
         guard maxNewTokens <= 4096 else { throw fail("max new tokens \(maxNewTokens) is above the limit of 4096") }
+        guard minNewTokens >= 0 && minNewTokens <= maxNewTokens else { throw fail("min new tokens \(minNewTokens) must be in 0...\(maxNewTokens)") }
         guard temperature > 0, temperature.isFinite else { throw fail("temperature must be positive, got \(temperature)") }
         guard topK >= 0 else { throw fail("top-k must be 0 (off) or positive, got \(topK)") }
         guard topP > 0 && topP <= 1 else { throw fail("top-p must be in (0, 1], got \(topP)") }
@@ -120,6 +123,9 @@ public struct Generator {
                 guard !finished[i] else { next[i] = [c.padTokenId]; history[i].append(c.padTokenId); continue }
                 var scores = row
                 Self.applyRepetitionPenalty(&scores, history: history[i], penalty: options.repetitionPenalty)
+                if outputs[i].count < options.minNewTokens {
+                    for t in [c.eosTokenId] + options.stopTokens where t >= 0 && t < scores.count { scores[t] = -.infinity }
+                }
                 let token = options.doSample ? Sampler.draw(scores, options, rng: &rng) : Sampler.argmax(scores)
                 outputs[i].append(token)
                 history[i].append(token)

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Generation
 import NeuralNetwork
 import TensorEngine
 
@@ -44,6 +45,14 @@ struct Bench: ParsableCommand {
         }
         print(fwd)
         print(fb)
+        print("")
+        let g = try GenerationBenchmark.greedy()
+        print("T5 greedy generation: T5-small shape (d_model 512, 6+6 layers, vocab 32128+515), batch 1, \(g.promptLength)-token prompt")
+        var gl = "  \(g.tokens) tokens       \(fmt(g.seconds * 1000, 9)) ms   \(fmt(g.tokensPerSecond, 7)) tokens/s"
+        if let r = reference, let ts = r.t5TokensPerSecond {
+            gl += "   transformers \(fmt(ts, 7)) tokens/s   speed vs transformers \(fmt(g.tokensPerSecond / ts, 5))x"
+        }
+        print(gl)
     }
 
     private func fmt(_ v: Double, _ width: Int) -> String {
@@ -62,6 +71,7 @@ struct TorchReference {
     let matmulGFLOPS: [Double]
     let forwardSeconds: Double
     let forwardBackwardSeconds: Double
+    let t5TokensPerSecond: Double?
 
     static func run(python: String?) -> TorchReference? {
         let script = URL(fileURLWithPath: FileManager.default.currentDirectoryPath)
@@ -86,6 +96,7 @@ struct TorchReference {
             version: json["torch"] as? String ?? "?", threads: json["threads"] as? Int ?? 0,
             matmulGFLOPS: mm.compactMap { $0["gflops"] as? Double },
             forwardSeconds: tr["forward_s"] as? Double ?? .nan,
-            forwardBackwardSeconds: tr["forward_backward_s"] as? Double ?? .nan)
+            forwardBackwardSeconds: tr["forward_backward_s"] as? Double ?? .nan,
+            t5TokensPerSecond: (json["t5_greedy"] as? [String: Any])?["tokens_per_second"] as? Double)
     }
 }

@@ -25,6 +25,23 @@ def median_time(fn, warmup=2, min_iter=5, budget=0.6):
     return samples[len(samples) // 2]
 
 
+def t5_greedy(tokens=64, prompt_length=16):
+    """Greedy generation of exactly `tokens` tokens with a random T5-small-sized model at batch 1."""
+    try:
+        from transformers import T5Config, T5ForConditionalGeneration
+    except ImportError:
+        return None
+    cfg = T5Config(vocab_size=32128 + 515, d_model=512, d_kv=64, d_ff=2048, num_layers=6, num_decoder_layers=6,
+                   num_heads=8, feed_forward_proj="relu", tie_word_embeddings=True, dropout_rate=0.0,
+                   decoder_start_token_id=0)
+    model = T5ForConditionalGeneration(cfg).eval()
+    ids = torch.randint(2, 32000, (1, prompt_length))
+    with torch.no_grad():
+        t = median_time(lambda: model.generate(input_ids=ids, max_new_tokens=tokens, min_new_tokens=tokens,
+                                               do_sample=False, num_beams=1), warmup=1, min_iter=3, budget=0)
+    return {"tokens": tokens, "seconds": t, "tokens_per_second": tokens / t}
+
+
 def main():
     torch.manual_seed(0)
     torch.set_num_threads(os.cpu_count() or 1)
@@ -50,6 +67,7 @@ def main():
 
     fb = median_time(step, warmup=1, min_iter=3, budget=2)
     result["transformer"] = {"forward_s": fwd, "forward_backward_s": fb}
+    result["t5_greedy"] = t5_greedy()
     print(json.dumps(result))
 
 
