@@ -222,11 +222,14 @@ extension Tensor {
             total += rowLoss
         }
         let loss = Tensor(scalar: valid == 0 ? 0 : Float(total / Double(valid)))
+        // Hold the probabilities' storage, not a raw pointer into it: `probs` itself dies when this
+        // function returns, and a bare pointer would read freed memory in backward.
+        let probsStorage = probs.storage
         return loss.recording([self]) { g in
             let gi = Tensor.zeros([n, c])
             guard valid > 0 else { return [gi] }
             let scale = g.item / Float(valid)
-            let q = gi.storage.pointer
+            let q = gi.storage.pointer, pr = probsStorage.pointer
             for i in 0..<n where targets[i] != ignoreIndex {
                 for j in 0..<c { q[i * c + j] = (pr[i * c + j] - labelSmoothing / Float(c)) * scale }
                 q[i * c + targets[i]] -= (1 - labelSmoothing) * scale
@@ -247,9 +250,11 @@ extension Tensor {
         }
         let n = Float(Swift.max(count, 1))
         let (x, t) = (self, target)
+        // Keep the differences' storage alive for backward (a bare pointer would outlive `d`).
+        let diffStorage = d.storage
         return Tensor(scalar: Float(total / Double(Swift.max(count, 1)))).recording([x, t]) { g in
             let gi = Tensor.empty(x.shape)
-            let q = gi.storage.pointer, s = g.item / n
+            let q = gi.storage.pointer, s = g.item / n, dp = diffStorage.pointer
             for i in 0..<gi.count {
                 let v = dp[i]
                 q[i] = s * (Swift.abs(v) < beta ? v / beta : (v > 0 ? 1 : -1))
