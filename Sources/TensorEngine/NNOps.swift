@@ -3,6 +3,21 @@ import Foundation
 // Fused neural-network ops over the last dimension. Each has a hand-written backward: composing
 // them from primitives would store several full-size intermediates per call.
 
+/// Max of a row and the sum of `exp(x - max)` (the stable log-sum-exp parts); writes the
+/// exponentials to `exps` when given. Shared by softmax, log-softmax and cross-entropy.
+@inline(__always)
+func shiftedExpSum(_ x: UnsafePointer<Float>, _ d: Int, exps: UnsafeMutablePointer<Float>? = nil) -> (max: Float, sum: Float) {
+    var m = -Float.infinity
+    for j in 0..<d { m = Swift.max(m, x[j]) }
+    var s: Float = 0
+    if let exps {
+        for j in 0..<d { let e = Foundation.exp(x[j] - m); exps[j] = e; s += e }
+    } else {
+        for j in 0..<d { s += Foundation.exp(x[j] - m) }
+    }
+    return (m, s)
+}
+
 extension Tensor {
     /// Rows of the last dimension: (number of rows, row length).
     var rows: (Int, Int) {
@@ -17,12 +32,8 @@ extension Tensor {
         let p = storage.pointer, q = out.storage.pointer
         parallelChunks(n, costPerItem: d * 4) { r in
             for i in r {
-                let x = p + i * d, y = q + i * d
-                var m = -Float.infinity
-                for j in 0..<d { m = Swift.max(m, x[j]) }
-                var s: Float = 0
-                for j in 0..<d { let e = Foundation.exp(x[j] - m); y[j] = e; s += e }
-                let inv = 1 / s
+                let y = q + i * d
+                let inv = 1 / shiftedExpSum(p + i * d, d, exps: y).sum
                 for j in 0..<d { y[j] *= inv }
             }
         }
@@ -49,10 +60,7 @@ extension Tensor {
         parallelChunks(n, costPerItem: d * 4) { r in
             for i in r {
                 let x = p + i * d, y = q + i * d
-                var m = -Float.infinity
-                for j in 0..<d { m = Swift.max(m, x[j]) }
-                var s: Float = 0
-                for j in 0..<d { s += Foundation.exp(x[j] - m) }
+                let (m, s) = shiftedExpSum(x, d)
                 let lse = m + Foundation.log(s)
                 for j in 0..<d { y[j] = x[j] - lse }
             }
@@ -206,10 +214,7 @@ extension Tensor {
         var total: Double = 0
         for i in 0..<n {
             let x = p + i * c
-            var m = -Float.infinity
-            for j in 0..<c { m = Swift.max(m, x[j]) }
-            var s: Float = 0
-            for j in 0..<c { let e = Foundation.exp(x[j] - m); pr[i * c + j] = e; s += e }
+            let (m, s) = shiftedExpSum(x, c, exps: pr + i * c)
             for j in 0..<c { pr[i * c + j] /= s }
             guard targets[i] != ignoreIndex else { continue }
             let lse = m + Foundation.log(s)
