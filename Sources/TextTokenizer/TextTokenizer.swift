@@ -1,1 +1,0 @@
-// The TextTokenizer target: SentencePiece unigram tokenizer and the motion vocabulary.
