@@ -335,7 +335,7 @@ final class T5Stack: Module {
 /// names: `shared.weight`, `encoder.block.N.layer.M....`, `decoder...`, and `lm_head.weight` when
 /// the output embedding is not tied.
 public final class T5Model: Module {
-    public let config: T5Config
+    public private(set) var config: T5Config
     public let shared: Embedding
     let encoder: T5Stack
     let decoder: T5Stack
@@ -407,6 +407,17 @@ public final class T5Model: Module {
         // Tied embeddings: T5 v1.0 rescales before reusing the input embedding as the output layer.
         h = h * (1 / Float(config.dModel).squareRoot())
         return h.linear(weight: shared.weight)                                           // [B, T, V]
+    }
+
+    /// Grows (or cuts) the vocabulary to `size` tokens, as `resize_token_embeddings` does for added
+    /// tokens such as `<motion_id_N>`: the shared embedding and an untied `lm_head` keep their rows,
+    /// new rows start from the statistics of the old ones. Create optimisers after this.
+    public func resizeTokenEmbeddings(_ size: Int, seed: UInt64 = 0) throws {
+        guard size > 0 else { throw ModuleError.invalidConfiguration("vocabulary size must be positive, got \(size)") }
+        var rng = SeededRNG(seed: seed)
+        shared.resize(to: size, rng: &rng)
+        lmHead?.resizeOutputs(to: size, rng: &rng)
+        config.vocabSize = size
     }
 
     /// A fresh decoding cache for this model.

@@ -4,8 +4,8 @@ import TensorEngine
 /// `y = x Wᵀ + b` with `weight [out, in]` and `bias [out]` (PyTorch's layout and initialisation:
 /// uniform in ±1/sqrt(in)).
 public final class Linear: Module, UnaryLayer {
-    public let weight: Tensor
-    public let bias: Tensor?
+    public private(set) var weight: Tensor
+    public private(set) var bias: Tensor?
 
     public init(_ inFeatures: Int, _ outFeatures: Int, bias: Bool = true, rng: inout SeededRNG) {
         let bound = 1 / Float(inFeatures).squareRoot()
@@ -15,11 +15,44 @@ public final class Linear: Module, UnaryLayer {
 
     /// `[..., in] -> [..., out]`
     public func callAsFunction(_ x: Tensor) -> Tensor { x.linear(weight: weight, bias: bias) }
+
+    /// Changes the number of outputs (an output vocabulary that grew): existing rows are kept, new
+    /// weight rows drawn like `resizedRows`, new bias entries zero. Make optimisers after resizing.
+    public func resizeOutputs(to count: Int, rng: inout SeededRNG) {
+        weight = resizedRows(weight, to: count, rng: &rng)
+        if let b = bias {
+            let nb = Tensor.zeros([count], requiresGrad: true)
+            for i in 0..<min(count, b.count) { nb.storage.pointer[i] = b.storage.pointer[i] }
+            bias = nb
+        }
+    }
+}
+
+/// `weight [n, d]` grown or cut to `[rows, d]`. Kept rows are copied; new rows are drawn per column
+/// from a normal with the old rows' mean and standard deviation, so added tokens start inside the
+/// distribution of the existing ones (the diagonal form of transformers' `mean_resizing`).
+public func resizedRows(_ weight: Tensor, to rows: Int, rng: inout SeededRNG) -> Tensor {
+    precondition(weight.rank == 2 && rows > 0, "resize needs a [n, d] table and a positive row count")
+    let (n, d) = (weight.shape[0], weight.shape[1])
+    let out = Tensor.empty([rows, d])
+    let src = weight.storage.pointer, dst = out.storage.pointer
+    dst.update(from: src, count: min(n, rows) * d)
+    if rows > n {
+        var mean = [Double](repeating: 0, count: d), std = [Double](repeating: 0, count: d)
+        for i in 0..<n { for j in 0..<d { let v = Double(src[i * d + j]); mean[j] += v; std[j] += v * v } }
+        for j in 0..<d {
+            mean[j] /= Double(max(n, 1))
+            std[j] = max(0, std[j] / Double(max(n, 1)) - mean[j] * mean[j]).squareRoot()
+        }
+        for i in n..<rows { for j in 0..<d { dst[i * d + j] = Float(mean[j]) + Float(std[j]) * rng.nextNormal() } }
+    }
+    out.requiresGrad = weight.requiresGrad
+    return out
 }
 
 /// A lookup table `weight [count, dim]`, initialised N(0, 1) as PyTorch does.
 public final class Embedding: Module {
-    public let weight: Tensor
+    public private(set) var weight: Tensor
 
     public init(_ count: Int, _ dim: Int, rng: inout SeededRNG) {
         weight = .randn([count, dim], rng: &rng, requiresGrad: true)
@@ -28,6 +61,9 @@ public final class Embedding: Module {
     /// ids with `shape` -> `shape + [dim]`. Ids out of range are a programming error here;
     /// user-facing code validates them before calling.
     public func callAsFunction(_ ids: [Int], shape: [Int]) -> Tensor { Tensor.embedding(weight, ids: ids, shape: shape) }
+
+    /// Grows or cuts the table to `count` rows (see `resizedRows`). Make optimisers after resizing.
+    public func resize(to count: Int, rng: inout SeededRNG) { weight = resizedRows(weight, to: count, rng: &rng) }
 }
 
 /// Layer normalisation over the last dimension with learnable `weight` and `bias`.

@@ -160,3 +160,30 @@ final class T5Tests: XCTestCase {
         XCTAssertEqual(try gen.generate([[5, 6, 7, 1]], options: o), try gen.generate([[5, 6, 7, 1]], options: greedy), "tiny top-p keeps one token")
     }
 }
+
+final class T5ResizeTests: XCTestCase {
+    func testResizeKeepsOldRowsAndTheModelRuns() throws {
+        var config = T5Config()
+        config.vocabSize = 30; config.dModel = 8; config.dKv = 4; config.dFf = 16; config.numLayers = 1
+        config.numHeads = 2; config.feedForwardProj = "gated-gelu"; config.tieWordEmbeddings = false; config.dropoutRate = 0
+        let model = try T5Model(config: config, seed: 1)
+        let before = model.shared.weight.scalars
+        let encBefore = Tensor.withNoGrad { model.encode([[3, 4, 1]]) }
+        try model.resizeTokenEmbeddings(30 + 515)
+        XCTAssertEqual(model.config.vocabSize, 545)
+        XCTAssertEqual(model.shared.weight.shape, [545, 8])
+        XCTAssertEqual(Array(model.shared.weight.scalars.prefix(before.count)), before)
+        XCTAssertEqual(model.namedTensors().first { $0.0 == "lm_head.weight" }?.1.shape, [545, 8])
+        Tensor.withNoGrad {
+            XCTAssertEqual(model.encode([[3, 4, 1]]).scalars, encBefore.scalars, "old tokens encode as before")
+            let logits = model.decode([[0]], encoderOutput: model.encode([[3, 540, 1]]))
+            XCTAssertEqual(logits.shape, [1, 1, 545])
+            XCTAssertTrue(logits.scalars.allSatisfy { $0.isFinite })
+        }
+        // New rows are drawn near the old rows' statistics, not zeros or huge values.
+        let newRows = Array(model.shared.weight.scalars.suffix(515 * 8))
+        let mean = newRows.reduce(0, +) / Float(newRows.count)
+        XCTAssertLessThan(abs(mean), 0.3)
+        XCTAssertTrue(newRows.contains { $0 != 0 })
+    }
+}
