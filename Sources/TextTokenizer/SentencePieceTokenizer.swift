@@ -42,14 +42,16 @@ public final class SentencePieceTokenizer {
     public let extraIDs: Int
 
     private let normalizer: Normalizer
-    private let pieceToID: [String: Int]
+    // Keyed by UTF-8 bytes: Swift String equality is canonical equivalence, and a vocabulary may hold both
+    // "é" and "e\u{301}" as different pieces.
+    private let pieceToID: [[UInt8]: Int]
     private let spmLattice: UnigramLattice
     private let hfLattice: UnigramLattice
     private let byteIDs: [Int]?  // byte value -> id, when the model has byte fallback
 
     // Added tokens, as in tokenizers' AddedVocabulary: special ones match the raw text, the others the
     // normalised text.
-    private var addedContents: [String: Int] = [:]
+    private var addedContents: [[UInt8]: Int] = [:]
     private var idToAdded: [Int: (content: String, special: Bool)] = [:]
     private var specialTrie = ByteTrie()
     private var normalizedTrie = ByteTrie()
@@ -80,7 +82,7 @@ public final class SentencePieceTokenizer {
         self.model = model
         self.extraIDs = extraIDs
         let pieces = model.pieces
-        var pieceToID: [String: Int] = [:]
+        var pieceToID: [[UInt8]: Int] = [:]
         var unk: Int?
         var bytes = [Int](repeating: -1, count: 256)
         var spmTrie = ByteTrie(), hfTrie = ByteTrie(), userDefined = ByteTrie()
@@ -90,10 +92,11 @@ public final class SentencePieceTokenizer {
         var minAll = Double.infinity
         for (id, p) in pieces.enumerated() {
             guard !p.piece.isEmpty else { throw TokenizerError.invalidModel("piece \(id) is empty") }
-            guard pieceToID[p.piece] == nil else {
+            let key = Array(p.piece.utf8)
+            guard pieceToID[key] == nil else {
                 throw TokenizerError.invalidModel("piece '\(p.piece)' (id \(id)) is already defined")
             }
-            pieceToID[p.piece] = id
+            pieceToID[key] = id
             switch p.type {
             case .normal, .userDefined, .unused: spmTrie.insert(p.piece.utf8, id: id)
             default: break
@@ -180,7 +183,7 @@ public final class SentencePieceTokenizer {
     }
 
     private func registerAdded(_ content: String, id: Int, special: Bool) {
-        addedContents[content] = id
+        addedContents[Array(content.utf8)] = id
         idToAdded[id] = (content, special)
         if special {
             specialTrie.insert(content.utf8, id: id)
@@ -200,8 +203,9 @@ public final class SentencePieceTokenizer {
     public func addTokens(_ tokens: [String], special: Bool = false) -> Int {
         var added = 0
         for t in tokens where !t.isEmpty {
-            if addedContents[t] != nil { continue }
-            if let id = pieceToID[t] {
+            let key = Array(t.utf8)
+            if addedContents[key] != nil { continue }
+            if let id = pieceToID[key] {
                 registerAdded(t, id: id, special: special)
                 continue
             }
@@ -214,7 +218,8 @@ public final class SentencePieceTokenizer {
 
     /// The id of a model piece or added token.
     public func id(of piece: String) -> Int? {
-        addedContents[piece] ?? pieceToID[piece]
+        let key = Array(piece.utf8)
+        return addedContents[key] ?? pieceToID[key]
     }
 
     /// The piece or added-token text for an id, nil when out of range.
@@ -366,10 +371,14 @@ public final class SentencePieceTokenizer {
             flush()
             // tokenizers' Metaspace decoder: every "▁" becomes a space, except in the first token where
             // they are removed (the dummy prefix).
-            if index == 0 {
-                out += t.text.replacingOccurrences(of: "\u{2581}", with: "")
-            } else {
-                out += t.text.replacingOccurrences(of: "\u{2581}", with: " ")
+            // Scalar by scalar: a "▁" followed by a combining mark is one Character, and Character-level
+            // replacement would miss it.
+            for u in t.text.unicodeScalars {
+                if u == "\u{2581}" {
+                    if index > 0 { out.unicodeScalars.append(" ") }
+                } else {
+                    out.unicodeScalars.append(u)
+                }
             }
             index += 1
         }

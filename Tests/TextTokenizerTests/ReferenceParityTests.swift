@@ -72,6 +72,9 @@ final class ReferenceParityTests: XCTestCase {
 
     func testSentencePieceParityWithByteFallback() throws { try checkSentencePiece("bytefallback") }
 
+    /// No charsmap, no dummy prefix, whitespace kept: the other branches of the normaliser.
+    func testSentencePieceParityIdentityNormalization() throws { try checkSentencePiece("identity") }
+
     /// transformers' T5Tokenizer.from_pretrained (100 sentinels) with MotionGPT's 515 motion tokens added.
     func testT5TokenizerParityWithMotionTokens() throws {
         let fx = TokenizerFixtures.shared
