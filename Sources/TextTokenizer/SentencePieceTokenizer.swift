@@ -7,9 +7,11 @@ import Foundation
 ///   transformers 5 (the version the fixtures were made with): added tokens (`<pad>`, `</s>`, `<unk>`,
 ///   `<extra_id_N>`, and tokens added later such as MotionGPT's `<motion_id_N>`) are matched whole in the
 ///   text before segmentation; the text between them is normalised with the model's charsmap, split on
-///   Unicode whitespace, and each word gets a leading "▁" (transformers' legacy behaviour, the default:
-///   text right after an added token also starts a new word, so "x<extra_id_0>y" segments "y" as "▁y").
-///   `encode` appends `</s>` by default.
+///   Unicode whitespace, and each word gets a leading "▁". transformers 5 has no `legacy` switch for T5:
+///   text right after an added token always starts a new word, so "x<extra_id_0>y" segments "y" as "▁y"
+///   (transformers 4 did the same with its default legacy=True; legacy=False there would give "y").
+///   Ordinary added tokens (`addTokens`, MotionGPT's motion tokens) are matched after normalisation,
+///   special ones on the raw text. `encode` appends `</s>` by default.
 /// - `encodeSentencePiece`, `piecesSentencePiece`, `decodeSentencePiece`, `normalize`: exactly what
 ///   `sentencepiece.SentencePieceProcessor` does with the same model (no added tokens, no `</s>`).
 ///

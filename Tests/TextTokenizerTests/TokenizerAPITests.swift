@@ -57,6 +57,18 @@ final class TokenizerAPITests: XCTestCase {
         XCTAssertEqual(tok.encode(""), [1])
     }
 
+    /// transformers 5's T5Tokenizer prepends "▁" to every word, including text glued to an added token
+    /// (what transformers 4 called legacy=True): "walk<extra_id_0>walk" segments both words alike.
+    func testTextAfterAddedTokenStartsANewWord() throws {
+        let tok = try t5()
+        let p = tok.pieces("walk<extra_id_0>walk")
+        let i = try XCTUnwrap(p.firstIndex(of: "<extra_id_0>"))
+        XCTAssertEqual(Array(p[..<i]), Array(p[(i + 1)...]))
+        XCTAssertTrue(p[0].hasPrefix("\u{2581}"))
+        // sentencepiece itself knows nothing of added tokens and segments the literal text.
+        XCTAssertFalse(tok.piecesSentencePiece("walk<extra_id_0>walk").contains("<extra_id_0>"))
+    }
+
     func testNormalize() throws {
         let tok = try t5()
         XCTAssertEqual(tok.normalize("  ＡＢＣ   def\t"), "\u{2581}ABC\u{2581}def")
