@@ -244,6 +244,11 @@ public enum MotionFeatures {
                 let v = rRot[t].rotate(global[t + 1][j] - global[t][j])
                 row += [v.x, v.y, v.z]
             }
+            // Coincident joints or a zero-width body make directions undefined (NaN); say so instead of
+            // handing NaN features to a model.
+            if let k = row.firstIndex(where: { !$0.isFinite }) {
+                throw MotionError.invalidValue("feature \(k) of frame \(t) is not finite: the pose is degenerate (coincident joints or no hip/shoulder width)")
+            }
             var floats = row.map { Float($0) }
             floats += feetL[t] + feetR[t]
             out.append(floats)

@@ -108,6 +108,8 @@ final class FeatureInvarianceTests: XCTestCase {
         XCTAssertThrowsError(try MotionFeatures.features(from: [TestData.tPose(), bad])) {
             XCTAssertTrue("\($0)".contains("frame 1, joint spine1"), "\($0)")
         }
+        let collapsed = [SIMD3<Float>](repeating: [0, 1, 0], count: 22)
+        XCTAssertThrowsError(try MotionFeatures.features(from: [collapsed, collapsed])) { XCTAssertTrue("\($0)".contains("degenerate"), "\($0)") }
         XCTAssertThrowsError(try Motion(features: Tensor.zeros([4, 200]))) { XCTAssertTrue("\($0)".contains("263"), "\($0)") }
         var rows = [[Float]](repeating: [Float](repeating: 0, count: 263), count: 3)
         rows[2][10] = .infinity
