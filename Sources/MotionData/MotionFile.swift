@@ -15,7 +15,8 @@ public enum MotionFile {
     ///   - features: for `.npy`: true requires features `[T, 263|251]`, false requires joints `[T, J, 3]`,
     ///     nil decides by the array's rank.
     ///   - fps: frame rate of `.npy` data (which stores none; HumanML3D's 20 by default, KIT's 12.5 for 21
-    ///     joints); the output rate for `.bvh` (nil keeps the file's); ignored for `.json`.
+    ///     joints); the output rate for `.bvh` (nil: 20, HumanML3D's rate; use `BVH.motion(fps: nil)` to keep
+    ///     the file's); ignored for `.json`.
     ///   - jointMap, units: BVH retargeting (see `BVH.motion`).
     public static func read(_ url: URL, features: Bool? = nil, fps: Float? = nil, jointMap: JointMap? = nil,
                             units: BVHUnits = .auto) throws -> Motion {
