@@ -12,6 +12,7 @@ let package = Package(
         .library(name: "MotionData", targets: ["MotionData"]),
         .library(name: "MotionRender", targets: ["MotionRender"]),
         .library(name: "TextTokenizer", targets: ["TextTokenizer"]),
+        .library(name: "MotionVQ", targets: ["MotionVQ"]),
         .library(name: "MotionT5", targets: ["MotionT5"]),
         .library(name: "Generation", targets: ["Generation"]),
         .executable(name: "motiongpt", targets: ["motiongpt"]),
@@ -30,12 +31,13 @@ let package = Package(
         .target(name: "MotionData", dependencies: ["TensorEngine"]),
         .target(name: "MotionRender", dependencies: ["MotionData"]),
         .target(name: "TextTokenizer"),
+        .target(name: "MotionVQ", dependencies: ["NeuralNetwork", "TensorEngine", "MotionData"]),
         .target(name: "MotionT5", dependencies: ["NeuralNetwork", "TensorEngine", "TextTokenizer"]),
         .target(name: "Generation", dependencies: ["MotionT5", "NeuralNetwork", "TensorEngine", "TextTokenizer"]),
         .executableTarget(
             name: "motiongpt",
             dependencies: [
-                "TensorEngine", "NeuralNetwork", "MotionData", "MotionRender", "TextTokenizer", "MotionT5", "Generation",
+                "TensorEngine", "NeuralNetwork", "MotionData", "MotionRender", "MotionVQ", "TextTokenizer", "MotionT5", "Generation",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
