@@ -15,6 +15,7 @@ let package = Package(
         .library(name: "MotionVQ", targets: ["MotionVQ"]),
         .library(name: "MotionT5", targets: ["MotionT5"]),
         .library(name: "Generation", targets: ["Generation"]),
+        .library(name: "Training", targets: ["Training"]),
         .executable(name: "motiongpt", targets: ["motiongpt"]),
     ],
     dependencies: [
@@ -34,10 +35,11 @@ let package = Package(
         .target(name: "MotionVQ", dependencies: ["NeuralNetwork", "TensorEngine", "MotionData"]),
         .target(name: "MotionT5", dependencies: ["NeuralNetwork", "TensorEngine", "TextTokenizer"]),
         .target(name: "Generation", dependencies: ["MotionT5", "NeuralNetwork", "TensorEngine", "TextTokenizer"]),
+        .target(name: "Training", dependencies: ["MotionVQ", "MotionData", "MotionT5", "Generation", "NeuralNetwork", "TensorEngine", "TextTokenizer"]),
         .executableTarget(
             name: "motiongpt",
             dependencies: [
-                "TensorEngine", "NeuralNetwork", "MotionData", "MotionRender", "MotionVQ", "TextTokenizer", "MotionT5", "Generation",
+                "TensorEngine", "NeuralNetwork", "MotionData", "MotionRender", "MotionVQ", "TextTokenizer", "MotionT5", "Generation", "Training",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -45,6 +47,7 @@ let package = Package(
         .testTarget(name: "NeuralNetworkTests", dependencies: ["NeuralNetwork", "TensorEngine"], resources: [.copy("Fixtures")]),
         .testTarget(name: "MotionDataTests", dependencies: ["MotionData", "TensorEngine"]),
         .testTarget(name: "MotionVQTests", dependencies: ["MotionVQ", "NeuralNetwork", "TensorEngine"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "TrainingTests", dependencies: ["Training", "MotionVQ", "MotionData", "TensorEngine"]),
         .testTarget(name: "CLITests", dependencies: ["motiongpt", "MotionT5", "TensorEngine"]),
         .testTarget(name: "TextTokenizerTests", dependencies: ["TextTokenizer"], resources: [.copy("Fixtures")]),
         .testTarget(name: "MotionT5Tests", dependencies: ["MotionT5", "Generation", "NeuralNetwork", "TensorEngine", "TextTokenizer"], resources: [.copy("Fixtures")]),

@@ -64,7 +64,7 @@ public struct VQVAEConfig: Codable, Equatable, Sendable {
     public var framesPerCode: Int { Int(pow(Double(strideT), Double(downT)).rounded()) }
 
     /// Joints implied by the feature width (263 -> 22, 251 -> 21), for the velocity term.
-    public var jointCount: Int { (nfeats - 1) / 12 }
+    public var jointCount: Int { (nfeats + 1) / 12 }
 
     /// A small configuration for tests and quick experiments (same structure, narrow layers).
     public static func tiny(nfeats: Int = 263, codes: Int = 32, width: Int = 32) -> VQVAEConfig {
@@ -206,6 +206,12 @@ public final class EMAQuantizer: Module {
         self.codeNum = codeNum; self.codeDim = codeDim; self.mu = mu; self.reset = reset
         codebook = .zeros([codeNum, codeDim])
         _codeSum = []; _codeCount = []
+    }
+
+    /// Fraction of codes whose EMA count is at least 1 (alive by the reset criterion); 0 before initialisation.
+    public var activeFraction: Float {
+        guard _initialized else { return 0 }
+        return Float(_codeCount.filter { $0 >= 1 }.count) / Float(codeNum)
     }
 
     /// Whether the codebook has been initialised from data (or loaded).

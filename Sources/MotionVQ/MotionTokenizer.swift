@@ -1,0 +1,121 @@
+import Foundation
+import MotionData
+import NeuralNetwork
+import TensorEngine
+
+/// Errors reading or writing a motion-tokenizer folder; each names the file.
+public enum MotionTokenizerError: Error, CustomStringConvertible {
+    case missing(String)
+    case badFile(URL, String)
+    case exists(URL)
+
+    public var description: String {
+        switch self {
+        case .missing(let s): return s
+        case .badFile(let u, let s): return "\(u.path): \(s)"
+        case .exists(let u): return "\(u.path) already exists (use --force to overwrite)"
+        }
+    }
+}
+
+/// A trained motion tokenizer with its feature normalisation: raw HumanML3D features or motions in,
+/// codes out, and back.
+///
+/// On disk (DESIGN.md's model directory): `motion_tokenizer/config.json`, `motion_tokenizer/model.safetensors`
+/// (MotionGPT's key names), and `mean.npy`/`std.npy` either inside the tokenizer folder or beside it in the
+/// model directory.
+public final class MotionTokenizer {
+    public let model: VQVAE
+    public let normalizer: FeatureNormalizer
+
+    public init(model: VQVAE, normalizer: FeatureNormalizer) throws {
+        guard normalizer.dimension == model.config.nfeats else {
+            throw VQVAEError.badConfig("mean/std have \(normalizer.dimension) values but the tokenizer expects \(model.config.nfeats) features")
+        }
+        self.model = model
+        self.normalizer = normalizer
+        model.train(false)
+    }
+
+    public var config: VQVAEConfig { model.config }
+    /// Frames covered by one code (4 for MotionGPT).
+    public var framesPerCode: Int { model.config.framesPerCode }
+
+    /// The folder holding `config.json`/`model.safetensors`: `dir/motion_tokenizer` in a model directory, else `dir`.
+    public static func weightsFolder(in dir: URL) -> URL {
+        let sub = dir.appendingPathComponent("motion_tokenizer")
+        return FileManager.default.fileExists(atPath: sub.appendingPathComponent("config.json").path) ? sub : dir
+    }
+
+    /// Loads a tokenizer from a model directory or a tokenizer folder.
+    public static func load(directory dir: URL) throws -> MotionTokenizer {
+        let fm = FileManager.default
+        var isDir: ObjCBool = false
+        guard fm.fileExists(atPath: dir.path, isDirectory: &isDir), isDir.boolValue else {
+            throw MotionTokenizerError.missing("\(dir.path): no such model directory")
+        }
+        let folder = weightsFolder(in: dir)
+        let configURL = folder.appendingPathComponent("config.json")
+        guard fm.fileExists(atPath: configURL.path) else {
+            throw MotionTokenizerError.missing("\(dir.path): no motion tokenizer (expected motion_tokenizer/config.json or config.json)")
+        }
+        let config: VQVAEConfig
+        do { config = try JSONDecoder().decode(VQVAEConfig.self, from: Data(contentsOf: configURL)) }
+        catch { throw MotionTokenizerError.badFile(configURL, "not a motion tokenizer configuration (\(error))") }
+        guard config.modelType == "motion_vqvae" else {
+            throw MotionTokenizerError.badFile(configURL, "model_type is \(config.modelType), expected motion_vqvae")
+        }
+        let model = try VQVAE(config: config)
+        let weights = folder.appendingPathComponent("model.safetensors")
+        guard fm.fileExists(atPath: weights.path) else { throw MotionTokenizerError.missing("\(weights.path): no such file") }
+        do {
+            let file = try SafeTensorsFile(url: weights)
+            var state: [String: Tensor] = [:]
+            for name in file.names { state[name] = try file.tensor(name) }
+            try model.loadWeights(state)
+        } catch { throw MotionTokenizerError.badFile(weights, "\(error)") }
+        let statsDir = fm.fileExists(atPath: folder.appendingPathComponent("mean.npy").path)
+            || fm.fileExists(atPath: folder.appendingPathComponent("Mean.npy").path) ? folder : dir
+        let normalizer = try FeatureNormalizer(directory: statsDir)
+        return try MotionTokenizer(model: model, normalizer: normalizer)
+    }
+
+    /// Writes `config.json`, `model.safetensors`, `mean.npy` and `std.npy` into `dir` (created if needed).
+    /// Existing files are refused unless `force`.
+    public func save(directory dir: URL, force: Bool = false) throws {
+        let fm = FileManager.default
+        let names = ["config.json", "model.safetensors", "mean.npy", "std.npy"]
+        if !force, let clash = names.map({ dir.appendingPathComponent($0) }).first(where: { fm.fileExists(atPath: $0.path) }) {
+            throw MotionTokenizerError.exists(clash)
+        }
+        try fm.createDirectory(at: dir, withIntermediateDirectories: true)
+        let enc = JSONEncoder()
+        enc.outputFormatting = [.prettyPrinted, .sortedKeys]
+        try enc.encode(config).write(to: dir.appendingPathComponent("config.json"), options: .atomic)
+        try writeSafeTensors(model.namedTensors(), metadata: ["format": "pt"], to: dir.appendingPathComponent("model.safetensors"))
+        try npyData(Tensor(normalizer.mean)).write(to: dir.appendingPathComponent("mean.npy"), options: .atomic)
+        try npyData(Tensor(normalizer.std)).write(to: dir.appendingPathComponent("std.npy"), options: .atomic)
+    }
+
+    /// Codes of raw (not normalised) features `[T, nfeats]`. Trailing frames past the last multiple of
+    /// `framesPerCode` are not covered; `coveredFrames(_:)` says how many are.
+    public func encode(features: Tensor) throws -> [Int] {
+        guard features.rank == 2, features.shape[1] == config.nfeats else {
+            throw VQVAEError.badInput("motion features must be [frames, \(config.nfeats)], got \(features.shape)")
+        }
+        guard features.scalars.allSatisfy({ $0.isFinite }) else { throw VQVAEError.badInput("motion features contain NaN or infinity") }
+        return try model.encode(try normalizer.normalize(features))
+    }
+
+    /// Frames of a `frames`-long motion that its codes cover.
+    public func coveredFrames(_ frames: Int) -> Int { frames / framesPerCode * framesPerCode }
+
+    /// Codes of a motion (its HumanML3D features are computed first; they have one frame fewer).
+    public func encode(motion: Motion) throws -> [Int] { try encode(features: try motion.features()) }
+
+    /// Raw features `[4N, nfeats]` of `N` codes.
+    public func decode(_ codes: [Int]) throws -> Tensor { try normalizer.denormalize(try model.decode(codes)) }
+
+    /// The motion (joint positions, 20 fps) of `codes`.
+    public func decodeMotion(_ codes: [Int]) throws -> Motion { try Motion(features: try decode(codes)) }
+}
