@@ -34,7 +34,7 @@ let package = Package(
         .target(name: "TextTokenizer"),
         .target(name: "MotionVQ", dependencies: ["NeuralNetwork", "TensorEngine", "MotionData"]),
         .target(name: "MotionT5", dependencies: ["NeuralNetwork", "TensorEngine", "TextTokenizer"]),
-        .target(name: "Generation", dependencies: ["MotionT5", "NeuralNetwork", "TensorEngine", "TextTokenizer"]),
+        .target(name: "Generation", dependencies: ["MotionT5", "MotionVQ", "MotionData", "NeuralNetwork", "TensorEngine", "TextTokenizer"]),
         .target(name: "Training", dependencies: ["MotionVQ", "MotionData", "MotionT5", "Generation", "NeuralNetwork", "TensorEngine", "TextTokenizer"]),
         .executableTarget(
             name: "motiongpt",
@@ -48,6 +48,7 @@ let package = Package(
         .testTarget(name: "MotionDataTests", dependencies: ["MotionData", "TensorEngine"]),
         .testTarget(name: "MotionVQTests", dependencies: ["MotionVQ", "NeuralNetwork", "TensorEngine"], resources: [.copy("Fixtures")]),
         .testTarget(name: "TrainingTests", dependencies: ["Training", "MotionVQ", "MotionData", "TensorEngine"]),
+        .testTarget(name: "MotionGPTTests", dependencies: ["Generation", "Training", "MotionVQ", "MotionT5", "MotionData", "TextTokenizer", "TensorEngine"], resources: [.copy("Fixtures")]),
         .testTarget(name: "CLITests", dependencies: ["motiongpt", "MotionT5", "TensorEngine"]),
         .testTarget(name: "TextTokenizerTests", dependencies: ["TextTokenizer"], resources: [.copy("Fixtures")]),
         .testTarget(name: "MotionT5Tests", dependencies: ["MotionT5", "Generation", "NeuralNetwork", "TensorEngine", "TextTokenizer"], resources: [.copy("Fixtures")]),

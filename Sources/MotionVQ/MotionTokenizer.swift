@@ -80,11 +80,12 @@ public final class MotionTokenizer {
         return try MotionTokenizer(model: model, normalizer: normalizer)
     }
 
-    /// Writes `config.json`, `model.safetensors`, `mean.npy` and `std.npy` into `dir` (created if needed).
+    /// Writes `config.json`, `model.safetensors` and (with `statistics`) `mean.npy`/`std.npy` into `dir`
+    /// (created if needed). A model directory keeps the statistics beside `motion_tokenizer/` instead.
     /// Existing files are refused unless `force`.
-    public func save(directory dir: URL, force: Bool = false) throws {
+    public func save(directory dir: URL, force: Bool = false, statistics: Bool = true) throws {
         let fm = FileManager.default
-        let names = ["config.json", "model.safetensors", "mean.npy", "std.npy"]
+        let names = ["config.json", "model.safetensors"] + (statistics ? ["mean.npy", "std.npy"] : [])
         if !force, let clash = names.map({ dir.appendingPathComponent($0) }).first(where: { fm.fileExists(atPath: $0.path) }) {
             throw MotionTokenizerError.exists(clash)
         }
@@ -93,8 +94,10 @@ public final class MotionTokenizer {
         enc.outputFormatting = [.prettyPrinted, .sortedKeys]
         try enc.encode(config).write(to: dir.appendingPathComponent("config.json"), options: .atomic)
         try writeSafeTensors(model.namedTensors(), metadata: ["format": "pt"], to: dir.appendingPathComponent("model.safetensors"))
-        try npyData(Tensor(normalizer.mean)).write(to: dir.appendingPathComponent("mean.npy"), options: .atomic)
-        try npyData(Tensor(normalizer.std)).write(to: dir.appendingPathComponent("std.npy"), options: .atomic)
+        if statistics {
+            try npyData(Tensor(normalizer.mean)).write(to: dir.appendingPathComponent("mean.npy"), options: .atomic)
+            try npyData(Tensor(normalizer.std)).write(to: dir.appendingPathComponent("std.npy"), options: .atomic)
+        }
     }
 
     /// Codes of raw (not normalised) features `[T, nfeats]`. Trailing frames past the last multiple of

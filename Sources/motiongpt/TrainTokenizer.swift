@@ -31,6 +31,9 @@ struct TrainTokenizer: ParsableCommand {
     @Option(name: .long, help: "Held-out data for the final reconstruction error (default: the folder's val split; with files, the training clips).")
     var val: [String] = []
 
+    @Option(name: .long, help: "Split file of a data folder used as held-out data (val, test).")
+    var valSplit: String = "val"
+
     @Option(name: .long, help: "Output tokenizer folder.")
     var out: String
 
@@ -75,8 +78,8 @@ struct TrainTokenizer: ParsableCommand {
             throw UserError("--window must be a positive multiple of \(vq.framesPerCode) frames, got \(window)")
         }
         let train = try MotionSources.load(data, split: "train", nfeats: vq.nfeats)
-        let valClips = val.isEmpty ? (try? MotionSources.load(data, split: "val", nfeats: vq.nfeats, requireSplit: true)) ?? train
-                                   : try MotionSources.load(val, split: "val", nfeats: vq.nfeats)
+        let valClips = val.isEmpty ? (try? MotionSources.load(data, split: valSplit, nfeats: vq.nfeats, requireSplit: true)) ?? train
+                                   : try MotionSources.load(val, split: valSplit, nfeats: vq.nfeats)
         let normalizer = try MotionSources.normalizer(for: data, clips: train)
 
         var options = TokenizerTrainingOptions()
