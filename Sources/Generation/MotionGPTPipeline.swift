@@ -1,0 +1,137 @@
+import Foundation
+import MotionData
+import MotionVQ
+import TensorEngine
+import TextTokenizer
+
+/// What the model answered: its text (motion spans replaced by `<Motion_Placeholder>`), the codes of
+/// each motion span, and the decoded motions.
+public struct MotionGPTResponse {
+    public var text: String
+    public var codes: [[Int]]
+    public var motions: [Motion]
+    /// True when a motion span was still open when generation stopped (its codes are kept).
+    public var unterminated: Bool
+    /// The generated token ids.
+    public var ids: [Int]
+}
+
+/// The prompts the pipeline sends for each task. They default to the phrasings MotionGPT's own
+/// evaluation code uses; a model trained on another template file should use that file's phrasings
+/// (`TaskPrompts(templates:)` in MotionT5's task templates).
+public struct TaskPrompts: Sendable, Equatable {
+    public var textToMotion = "Generate motion: <Caption_Placeholder>"
+    public var textToMotionFrames = "Generate motion with <Frame_Placeholder> frames: <Caption_Placeholder>"
+    public var textToMotionSeconds = "Generate a <Second_Placeholder>-second motion: <Caption_Placeholder>"
+    public var caption = "Generate text: <Motion_Placeholder>"
+    public var predict = "Predict motion: <Motion_Placeholder_s1>"
+    public var inbetween = "Complete the masked motion: <Motion_Placeholder_Masked>"
+    public init() {}
+}
+
+extension MotionGPTModel {
+    /// A motion span as MotionGPT writes it: `<motion_id_K><motion_id_c1>...<motion_id_K+1>`, no spaces.
+    public func motionString(_ codes: [Int]) -> String {
+        vocabulary.startToken + codes.map { MotionVocabulary.token($0) }.joined() + vocabulary.endToken
+    }
+
+    /// Splits generated ids into text and motion spans. Codes between a start and an end token form a
+    /// span; pad tokens are dropped; codes outside a start..end pair still form a span (a model that
+    /// forgets the start token still answered with motion); a span open at the end is kept and flagged.
+    public func parse(_ ids: [Int]) -> (text: String, codes: [[Int]], unterminated: Bool) {
+        let k = vocabulary.codebookSize
+        var spans: [[Int]] = [], current: [Int]? = nil, textIDs: [Int] = []
+        for id in ids {
+            let m = id - firstMotionID
+            if m == k {                                    // start
+                if let c = current, !c.isEmpty { spans.append(c) }
+                current = []
+            } else if m == k + 1 {                         // end
+                if let c = current, !c.isEmpty { spans.append(c); textIDs.append(-1) }
+                current = nil
+            } else if m == k + 2 {                         // pad (masked position)
+                continue
+            } else if (0..<k).contains(m) {
+                if current == nil { current = [] }
+                current!.append(m)
+            } else {
+                if let c = current, !c.isEmpty { spans.append(c); textIDs.append(-1) }
+                current = nil
+                textIDs.append(id)
+            }
+        }
+        var unterminated = false
+        if let c = current, !c.isEmpty { spans.append(c); textIDs.append(-1); unterminated = true }
+        // Text with a placeholder where each span was, as MotionGPT's cleaned output.
+        var text = "", run: [Int] = []
+        func flush() { if !run.isEmpty { text += textTokenizer.decode(run, skipSpecialTokens: true); run = [] } }
+        for id in textIDs {
+            if id == -1 { flush(); text += (text.isEmpty || text.hasSuffix(" ") ? "" : " ") + "<Motion_Placeholder>" } else { run.append(id) }
+        }
+        flush()
+        return (text.trimmingCharacters(in: .whitespaces), spans, unterminated)
+    }
+
+    /// Runs any instruction (with motion spans already written in) and returns text and motions.
+    public func respond(to prompt: String, options: GenerationOptions) throws -> MotionGPTResponse {
+        guard !prompt.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty else { throw MotionGPTError.badInput("the instruction is empty") }
+        let ids = textTokenizer.encode(prompt)
+        guard ids.count <= settings.maxLength else {
+            throw MotionGPTError.badInput("the prompt is \(ids.count) tokens; this model takes at most \(settings.maxLength)")
+        }
+        let out = try Generator(model: lm).generate([ids], options: options)[0]
+        let (text, codes, open) = parse(out)
+        let motions = try codes.map { try motionTokenizer.decodeMotion($0) }
+        return MotionGPTResponse(text: text, codes: codes, motions: motions, unterminated: open, ids: out)
+    }
+
+    /// Text to motion. `frames` (or `seconds`) asks for a length through the matching task phrasing.
+    public func generateMotion(_ caption: String, frames: Int? = nil, seconds: Float? = nil, prompts: TaskPrompts = TaskPrompts(),
+                               options: GenerationOptions) throws -> MotionGPTResponse {
+        let caption = caption.trimmingCharacters(in: .whitespacesAndNewlines)
+        guard !caption.isEmpty else { throw MotionGPTError.badInput("the text is empty") }
+        var prompt = prompts.textToMotion
+        if let frames {
+            guard frames >= motionTokenizer.framesPerCode, frames <= 4000 else { throw MotionGPTError.badInput("--length must be between \(motionTokenizer.framesPerCode) and 4000 frames, got \(frames)") }
+            prompt = prompts.textToMotionFrames.replacingOccurrences(of: "<Frame_Placeholder>", with: String(frames))
+        } else if let seconds {
+            guard seconds > 0, seconds <= 200 else { throw MotionGPTError.badInput("--seconds must be in (0, 200], got \(seconds)") }
+            prompt = prompts.textToMotionSeconds.replacingOccurrences(of: "<Second_Placeholder>", with: String(format: "%.1f", seconds))
+        }
+        let r = try respond(to: prompt.replacingOccurrences(of: "<Caption_Placeholder>", with: caption), options: options)
+        guard !r.codes.isEmpty else { throw MotionGPTError.badInput("the model answered without a motion: \"\(r.text)\"") }
+        return r
+    }
+
+    /// Codes of a motion (features computed from its joints).
+    public func codes(of motion: Motion) throws -> [Int] { try motionTokenizer.encode(motion: motion) }
+
+    /// Motion to text.
+    public func caption(_ motion: Motion, prompts: TaskPrompts = TaskPrompts(), options: GenerationOptions) throws -> String {
+        let prompt = prompts.caption.replacingOccurrences(of: "<Motion_Placeholder>", with: motionString(try codes(of: motion)))
+        return try respond(to: prompt, options: options).text
+    }
+
+    /// Continues a motion: the given motion's codes are the prefix; returns prefix + continuation.
+    public func predict(_ motion: Motion, prompts: TaskPrompts = TaskPrompts(), options: GenerationOptions) throws -> MotionGPTResponse {
+        let prefix = try codes(of: motion)
+        let r = try respond(to: prompts.predict.replacingOccurrences(of: "<Motion_Placeholder_s1>", with: motionString(prefix)), options: options)
+        guard let cont = r.codes.first else { throw MotionGPTError.badInput("the model answered without a motion: \"\(r.text)\"") }
+        let all = prefix + cont
+        return MotionGPTResponse(text: r.text, codes: [all], motions: [try motionTokenizer.decodeMotion(all)], unterminated: r.unterminated, ids: r.ids)
+    }
+
+    /// Fills `gapFrames` frames between two motions: the masked span is A's codes, pad tokens for the
+    /// gap, B's codes (MotionGPT's in-between input); the answer is the whole motion.
+    public func inbetween(_ a: Motion, _ b: Motion, gapFrames: Int, prompts: TaskPrompts = TaskPrompts(),
+                          options: GenerationOptions) throws -> MotionGPTResponse {
+        let unit = motionTokenizer.framesPerCode
+        guard gapFrames >= unit, gapFrames <= 2000 else { throw MotionGPTError.badInput("the gap must be between \(unit) and 2000 frames, got \(gapFrames)") }
+        let ca = try codes(of: a), cb = try codes(of: b)
+        let masked = vocabulary.startToken + ca.map { MotionVocabulary.token($0) }.joined()
+            + String(repeating: vocabulary.padToken, count: gapFrames / unit) + cb.map { MotionVocabulary.token($0) }.joined() + vocabulary.endToken
+        let r = try respond(to: prompts.inbetween.replacingOccurrences(of: "<Motion_Placeholder_Masked>", with: masked), options: options)
+        guard !r.codes.isEmpty else { throw MotionGPTError.badInput("the model answered without a motion: \"\(r.text)\"") }
+        return r
+    }
+}
