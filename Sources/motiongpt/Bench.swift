@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Generation
+import MotionVQ
 import NeuralNetwork
 import TensorEngine
 
@@ -53,6 +54,18 @@ struct Bench: ParsableCommand {
             gl += "   transformers \(fmt(ts, 7)) tokens/s   speed vs transformers \(fmt(g.tokensPerSecond / ts, 5))x"
         }
         print(gl)
+        print("")
+        let v = try VQVAEBenchmark.run()
+        print("motion tokenizer: MotionGPT's VQ-VAE (width 512, 512 codes, 19.4M weights)")
+        let rows: [(String, Double, Double?)] = [
+            ("encode \(v.frames) frames    ", v.encodeSeconds, reference?.vqEncodeSeconds),
+            ("decode \(v.frames / 4) codes      ", v.decodeSeconds, reference?.vqDecodeSeconds),
+            ("train step [\(v.batch)x\(v.window)]  ", v.trainStepSeconds, reference?.vqTrainStepSeconds)]
+        for (name, s, ref) in rows {
+            var line = "  \(name)\(fmt(s * 1000, 9)) ms"
+            if let ref { line += "   torch \(fmt(ref * 1000, 9)) ms   speed vs torch \(fmt(ref / s, 5))x" }
+            print(line)
+        }
     }
 
     private func fmt(_ v: Double, _ width: Int) -> String {
@@ -72,6 +85,9 @@ struct TorchReference {
     let forwardSeconds: Double
     let forwardBackwardSeconds: Double
     let t5TokensPerSecond: Double?
+    let vqEncodeSeconds: Double?
+    let vqDecodeSeconds: Double?
+    let vqTrainStepSeconds: Double?
 
     static func run(python: String?) -> TorchReference? {
         let script = URL(fileURLWithPath: FileManager.default.currentDirectoryPath)
@@ -97,6 +113,9 @@ struct TorchReference {
             matmulGFLOPS: mm.compactMap { $0["gflops"] as? Double },
             forwardSeconds: tr["forward_s"] as? Double ?? .nan,
             forwardBackwardSeconds: tr["forward_backward_s"] as? Double ?? .nan,
-            t5TokensPerSecond: (json["t5_greedy"] as? [String: Any])?["tokens_per_second"] as? Double)
+            t5TokensPerSecond: (json["t5_greedy"] as? [String: Any])?["tokens_per_second"] as? Double,
+            vqEncodeSeconds: (json["vqvae"] as? [String: Any])?["encode_s"] as? Double,
+            vqDecodeSeconds: (json["vqvae"] as? [String: Any])?["decode_s"] as? Double,
+            vqTrainStepSeconds: (json["vqvae"] as? [String: Any])?["train_step_s"] as? Double)
     }
 }

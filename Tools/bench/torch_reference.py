@@ -42,6 +42,40 @@ def t5_greedy(tokens=64, prompt_length=16):
     return {"tokens": tokens, "seconds": t, "tokens_per_second": tokens / t}
 
 
+def vqvae(frames=196, batch=8, window=64):
+    """MotionGPT's tokenizer at its published size (the fixture script's module tree, width 512)."""
+    import importlib.util
+    path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "fixtures", "make_vq_fixtures.py")
+    spec = importlib.util.spec_from_file_location("vqfix", path)
+    vq = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(vq)
+    vq.WIDTH, vq.CODES, vq.DEPTH = 512, 512, 3
+    model = vq.VQ().eval()
+    motion = torch.randn(1, frames, 263)
+    cb = model.quantizer.codebook
+
+    def encode():
+        h = model.encoder(motion.permute(0, 2, 1)).permute(0, 2, 1).reshape(-1, 512)
+        return vq.nearest(h, cb)
+
+    with torch.no_grad():
+        codes = encode()
+        enc = median_time(encode, warmup=1, min_iter=3, budget=0.5)
+        dec = median_time(lambda: model.decoder(cb[codes].t().unsqueeze(0)), warmup=1, min_iter=3, budget=0.5)
+    x = torch.randn(batch, window, 263)
+    model.train()
+
+    def step():
+        model.zero_grad()
+        h = model.encoder(x.permute(0, 2, 1)).permute(0, 2, 1).reshape(-1, 512)
+        q = cb[vq.nearest(h.detach(), cb)]
+        st = h + (q - h).detach()
+        rec = model.decoder(st.view(batch, -1, 512).permute(0, 2, 1)).permute(0, 2, 1)
+        (torch.nn.functional.smooth_l1_loss(rec, x) + 0.02 * torch.nn.functional.mse_loss(h, q)).backward()
+
+    return {"encode_s": enc, "decode_s": dec, "train_step_s": median_time(step, warmup=1, min_iter=3, budget=1)}
+
+
 def main():
     torch.manual_seed(0)
     torch.set_num_threads(os.cpu_count() or 1)
@@ -68,6 +102,7 @@ def main():
     fb = median_time(step, warmup=1, min_iter=3, budget=2)
     result["transformer"] = {"forward_s": fwd, "forward_backward_s": fb}
     result["t5_greedy"] = t5_greedy()
+    result["vqvae"] = vqvae()
     print(json.dumps(result))
 
 
