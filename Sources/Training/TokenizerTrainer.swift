@@ -42,6 +42,9 @@ public struct ReconstructionReport: Sendable {
     /// Mean per-joint position error of the recovered joints after aligning the root joint of each
     /// frame (MotionGPT's MRMetrics MPJPE), millimetres.
     public var mpjpe: Float
+    /// Mean per-joint error of the root-relative joint positions in the body's facing frame (the
+    /// features' `ric` part), millimetres: the pose error without the integrated root trajectory.
+    public var poseError: Float
     /// The same without root alignment (includes the drift of the integrated root trajectory), millimetres.
     public var globalError: Float
     /// Mean absolute error of the normalised features.
@@ -150,7 +153,7 @@ public final class TokenizerTrainer {
 
     /// Encodes and decodes whole clips and measures the error against the originals.
     public static func evaluate(_ tokenizer: MotionTokenizer, clips: MotionClips) throws -> ReconstructionReport {
-        var jointError: Double = 0, globalError: Double = 0, jointCount = 0, featError: Double = 0, featCount = 0, frames = 0
+        var jointError: Double = 0, globalError: Double = 0, poseError: Double = 0, poseCount = 0, jointCount = 0, featError: Double = 0, featCount = 0, frames = 0
         var used = Set<Int>()
         for raw in clips.features where raw.shape[0] >= tokenizer.framesPerCode {
             let codes = try tokenizer.encode(features: raw)
@@ -161,6 +164,15 @@ public final class TokenizerTrainer {
             let a = try tokenizer.normalizer.normalize(rec).scalars, b = try tokenizer.normalizer.normalize(orig).scalars
             for i in a.indices { featError += Double(Swift.abs(a[i] - b[i])) }
             featCount += a.count
+            let d = tokenizer.config.nfeats, ric = (tokenizer.config.jointCount - 1)
+            let ra = rec.scalars, rb = orig.scalars
+            for f in 0..<t {
+                for j in 0..<ric {
+                    let o = f * d + 4 + j * 3
+                    let dx = ra[o] - rb[o], dy = ra[o + 1] - rb[o + 1], dz = ra[o + 2] - rb[o + 2]
+                    poseError += Double((dx * dx + dy * dy + dz * dz).squareRoot()); poseCount += 1
+                }
+            }
             let ja = try Motion(features: rec).positions, jb = try Motion(features: orig).positions
             for f in 0..<t {
                 for j in ja[f].indices {
@@ -172,7 +184,7 @@ public final class TokenizerTrainer {
             frames += t
         }
         guard jointCount > 0 else { throw VQVAEError.badInput("no clip long enough to evaluate") }
-        return ReconstructionReport(mpjpe: Float(jointError / Double(jointCount) * 1000),
+        return ReconstructionReport(mpjpe: Float(jointError / Double(jointCount) * 1000), poseError: Float(poseError / Double(poseCount) * 1000),
                                     globalError: Float(globalError / Double(jointCount) * 1000), featureError: Float(featError / Double(featCount)),
                                     distinctCodes: used.count, clips: clips.count, frames: frames)
     }

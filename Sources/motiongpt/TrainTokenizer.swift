@@ -99,7 +99,7 @@ struct TrainTokenizer: ParsableCommand {
               "\(vq.codeNum) codes of width \(vq.codeDim), \(model.parameterCount) weights; \(steps) steps of \(batchSize) x \(window) frames")
         if trainer.step == 0 {
             let r0 = try TokenizerTrainer.evaluate(tokenizer, clips: valClips)
-            print(String(format: "before training: held-out MPJPE %.1f mm (root-aligned; %.1f mm global), feature error %.4f", r0.mpjpe, r0.globalError, r0.featureError))
+            print(String(format: "before training: held-out pose error %.1f mm, MPJPE %.1f mm (root-aligned; %.1f mm global), feature error %.4f", r0.poseError, r0.mpjpe, r0.globalError, r0.featureError))
         }
         while trainer.step < steps {
             let p = trainer.trainStep()
@@ -109,8 +109,8 @@ struct TrainTokenizer: ParsableCommand {
             }
         }
         let r = try TokenizerTrainer.evaluate(tokenizer, clips: valClips)
-        print(String(format: "held-out reconstruction: MPJPE %.1f mm (root-aligned; %.1f mm global), feature error %.4f, %d distinct codes over %d clips (%d frames)",
-                     r.mpjpe, r.globalError, r.featureError, r.distinctCodes, r.clips, r.frames))
+        print(String(format: "held-out reconstruction: pose error %.1f mm, MPJPE %.1f mm (root-aligned; %.1f mm global), feature error %.4f, %d distinct codes over %d clips (%d frames)",
+                     r.poseError, r.mpjpe, r.globalError, r.featureError, r.distinctCodes, r.clips, r.frames))
         try tokenizer.save(directory: outDir, force: true)
         print("saved tokenizer to \(outDir.path)")
     }
