@@ -360,7 +360,9 @@ private struct BVHParser {
             return "#\(k)"
         }
         var frames = [[Double]]()
-        frames.reserveCapacity(frameCount)
+        // Bounded by the lines present: `Frames:` comes from the file, and reserving a capacity whose byte
+        // size overflows (Frames: 9223372036854775807) makes the standard library write past a tiny buffer.
+        frames.reserveCapacity(min(frameCount, lines.count - n))
         while frames.count < frameCount {
             guard n < lines.count else {
                 throw fail("truncated: Frames says \(frameCount), found \(frames.count) frame lines", line: n)
