@@ -19,6 +19,57 @@ public struct SeededRNG: RandomNumberGenerator {
         s0 = splitmix(); s1 = splitmix(); s2 = splitmix(); s3 = splitmix()
     }
 
+    /// The generator's complete state, so training can checkpoint it and a restored generator continues
+    /// the exact sequence: the four xoshiro256** words and the cached second Box-Muller value.
+    public struct State: Equatable, Sendable {
+        public var words: (UInt64, UInt64, UInt64, UInt64)
+        /// Bit pattern of the normal value kept for the next `nextNormal()`, if any.
+        public var cachedNormalBits: UInt32?
+
+        public static func == (a: State, b: State) -> Bool {
+            a.words == b.words && a.cachedNormalBits == b.cachedNormalBits
+        }
+
+        /// Text form for checkpoint metadata: four or five hexadecimal words separated by ':'.
+        public var text: String {
+            var parts = [words.0, words.1, words.2, words.3].map { String($0, radix: 16) }
+            if let c = cachedNormalBits { parts.append("n" + String(c, radix: 16)) }
+            return parts.joined(separator: ":")
+        }
+
+        /// Parses `text`; nil when it is not a state written by `text`.
+        public init?(text: String) {
+            let parts = text.split(separator: ":", omittingEmptySubsequences: false)
+            guard parts.count == 4 || parts.count == 5 else { return nil }
+            var w: [UInt64] = []
+            for p in parts.prefix(4) { guard let v = UInt64(p, radix: 16) else { return nil }; w.append(v) }
+            var cached: UInt32?
+            if parts.count == 5 {
+                guard parts[4].hasPrefix("n"), let c = UInt32(parts[4].dropFirst(), radix: 16) else { return nil }
+                cached = c
+            }
+            // xoshiro's all-zero state is a fixed point; no seed produces it.
+            guard w.contains(where: { $0 != 0 }) else { return nil }
+            self.init(words: (w[0], w[1], w[2], w[3]), cachedNormalBits: cached)
+        }
+
+        public init(words: (UInt64, UInt64, UInt64, UInt64), cachedNormalBits: UInt32?) {
+            self.words = words
+            self.cachedNormalBits = cachedNormalBits
+        }
+    }
+
+    /// The current state (see `State`).
+    public var state: State {
+        State(words: (s0, s1, s2, s3), cachedNormalBits: cachedNormal?.bitPattern)
+    }
+
+    /// A generator that continues exactly where the one whose `state` this was stood.
+    public init(state: State) {
+        (s0, s1, s2, s3) = state.words
+        cachedNormal = state.cachedNormalBits.map { Float(bitPattern: $0) }
+    }
+
     public mutating func next() -> UInt64 {
         let result = ((s1 &* 5) << 7 | (s1 &* 5) >> 57) &* 9
         let t = s1 << 17
