@@ -48,7 +48,7 @@ let package = Package(
         .testTarget(name: "NeuralNetworkTests", dependencies: ["NeuralNetwork", "TensorEngine"], resources: [.copy("Fixtures")]),
         .testTarget(name: "MotionDataTests", dependencies: ["MotionData", "TensorEngine"]),
         .testTarget(name: "MotionVQTests", dependencies: ["MotionVQ", "NeuralNetwork", "TensorEngine"], resources: [.copy("Fixtures")]),
-        .testTarget(name: "TrainingTests", dependencies: ["Training", "MotionVQ", "MotionData", "TensorEngine"]),
+        .testTarget(name: "TrainingTests", dependencies: ["Training", "MotionVQ", "MotionData", "NeuralNetwork", "TensorEngine"]),
         .testTarget(name: "MotionGPTTests", dependencies: ["Generation", "Training", "MotionVQ", "MotionT5", "MotionData", "TextTokenizer", "TensorEngine"], resources: [.copy("Fixtures")]),
         .testTarget(name: "CLITests", dependencies: ["motiongpt", "MotionT5", "TensorEngine"]),
         .testTarget(name: "FuzzTests", dependencies: ["Fuzzing", "TensorEngine", "NeuralNetwork"]),

@@ -127,36 +127,17 @@ public final class LMTrainer {
 
     // MARK: checkpoints
 
-    public func checkpointTensors() -> [(String, Tensor)] {
-        var out = model.lm.namedTensors()
-        for (i, (key, _)) in params.enumerated() {
-            out.append(("optimizer.exp_avg." + key, optimizer.firstMoments[i]))
-            out.append(("optimizer.exp_avg_sq." + key, optimizer.secondMoments[i]))
-        }
-        return out
-    }
-
-    public func checkpointMetadata() throws -> [String: String] {
+    /// Writes a resumable checkpoint (weights, Adam moments, step) to `store`.
+    @discardableResult
+    public func save(to store: CheckpointStore, stage: String) throws -> URL {
         let enc = JSONEncoder(); enc.outputFormatting = .sortedKeys
-        return ["step": String(step), "optimizer_step": String(optimizer.step),
-                "options": String(decoding: try enc.encode(options), as: UTF8.self),
-                "vocab_size": String(model.lm.config.vocabSize)]
+        return try store.save(step: step, model: model.lm, optimizer: optimizer,
+                              metadata: ["stage": stage, "options": String(decoding: try enc.encode(options), as: UTF8.self)])
     }
 
-    public func restore(tensors: [String: Tensor], metadata: [String: String]) throws {
-        guard let s = metadata["step"].flatMap(Int.init), let os = metadata["optimizer_step"].flatMap(Int.init) else {
-            throw MotionGPTError.badInput("checkpoint has no step")
-        }
-        var weights: [String: Tensor] = [:], first: [Tensor] = [], second: [Tensor] = []
-        for (k, v) in tensors where !k.hasPrefix("optimizer.") { weights[k] = v }
-        for (key, _) in params {
-            guard let m = tensors["optimizer.exp_avg." + key], let v = tensors["optimizer.exp_avg_sq." + key] else {
-                throw MotionGPTError.badInput("checkpoint lacks optimizer state for \(key)")
-            }
-            first.append(m); second.append(v)
-        }
-        try model.lm.load(state: weights)
-        try optimizer.restore(step: os, first: first, second: second)
-        step = s
+    /// Continues from a checkpoint written by `save(to:stage:)`.
+    public func resume(from state: TrainingState) throws {
+        try state.restore(model: model.lm, optimizer: optimizer)
+        step = state.step
     }
 }

@@ -191,46 +191,23 @@ public final class TokenizerTrainer {
 
     // MARK: checkpoints
 
-    /// Everything needed to resume: weights, Adam moments, EMA codebook statistics, step.
-    public func checkpointTensors() -> [(String, Tensor)] {
-        var out = tokenizer.model.namedTensors()
-        for (i, (key, _)) in params.enumerated() {
-            out.append(("optimizer.exp_avg." + key, optimizer.firstMoments[i]))
-            out.append(("optimizer.exp_avg_sq." + key, optimizer.secondMoments[i]))
-        }
-        for (k, v) in tokenizer.model.trainingState() { out.append(("state." + k, v)) }
-        return out
-    }
-
-    public func checkpointMetadata() throws -> [String: String] {
+    /// Writes a resumable checkpoint (weights, Adam moments, EMA codebook statistics, step) to `store`.
+    @discardableResult
+    public func save(to store: CheckpointStore) throws -> URL {
         let enc = JSONEncoder(); enc.outputFormatting = .sortedKeys
-        return ["step": String(step), "optimizer_step": String(optimizer.step),
-                "options": String(decoding: try enc.encode(options), as: UTF8.self),
-                "config": String(decoding: try enc.encode(tokenizer.config), as: UTF8.self)]
+        return try store.save(step: step, model: tokenizer.model, optimizer: optimizer, extra: tokenizer.model.trainingState().sorted { $0.key < $1.key },
+                              metadata: ["stage": "tokenizer", "options": String(decoding: try enc.encode(options), as: UTF8.self),
+                                         "config": String(decoding: try enc.encode(tokenizer.config), as: UTF8.self)])
     }
 
-    /// Restores a state written from `checkpointTensors()`/`checkpointMetadata()`.
-    public func restore(tensors: [String: Tensor], metadata: [String: String]) throws {
-        guard let s = metadata["step"].flatMap(Int.init), let os = metadata["optimizer_step"].flatMap(Int.init) else {
-            throw VQVAEError.badInput("checkpoint has no step")
+    /// Continues from a checkpoint written by `save(to:)` with the same configuration.
+    public func resume(from state: TrainingState) throws {
+        if let c = state.metadata["config"], let cfg = try? JSONDecoder().decode(VQVAEConfig.self, from: Data(c.utf8)), cfg != tokenizer.config {
+            throw VQVAEError.badInput("\(state.url?.path ?? "checkpoint") was trained with a different tokenizer configuration")
         }
-        if let c = metadata["config"], let cfg = try? JSONDecoder().decode(VQVAEConfig.self, from: Data(c.utf8)), cfg != tokenizer.config {
-            throw VQVAEError.badInput("checkpoint was trained with a different tokenizer configuration")
-        }
-        var weights: [String: Tensor] = [:], state: [String: Tensor] = [:]
-        var first: [Tensor] = [], second: [Tensor] = []
-        for (k, v) in tensors where !k.hasPrefix("optimizer.") && !k.hasPrefix("state.") { weights[k] = v }
-        for (k, v) in tensors where k.hasPrefix("state.") { state[String(k.dropFirst(6))] = v }
-        for (key, _) in params {
-            guard let m = tensors["optimizer.exp_avg." + key], let v = tensors["optimizer.exp_avg_sq." + key] else {
-                throw VQVAEError.badInput("checkpoint lacks optimizer state for \(key)")
-            }
-            first.append(m); second.append(v)
-        }
-        try tokenizer.model.loadWeights(weights)
-        try tokenizer.model.restoreTrainingState(state)
-        try optimizer.restore(step: os, first: first, second: second)
-        step = s
+        try state.restore(model: tokenizer.model, optimizer: optimizer)
+        try tokenizer.model.restoreTrainingState(state.extra)
+        step = state.step
     }
 }
 

@@ -88,12 +88,12 @@ struct TrainTokenizer: ParsableCommand {
         let model = try VQVAE(config: vq, seed: seed)
         let tokenizer = try MotionTokenizer(model: model, normalizer: normalizer)
         let trainer = try TokenizerTrainer(tokenizer: tokenizer, clips: train, options: options)
+        let store = CheckpointStore(directory: ckptDir, keep: 3)
         if resume {
-            guard let (tensors, meta, url) = try TrainingCheckpoint.latest(in: ckptDir) else {
-                throw UserError("--resume: no checkpoint in \(ckptDir.path)")
-            }
-            try trainer.restore(tensors: tensors, metadata: meta)
-            print("resumed from \(url.lastPathComponent) at step \(trainer.step)")
+            guard let state = store.latestValid() else { throw UserError("--resume: no readable checkpoint in \(ckptDir.path)") }
+            for (url, reason) in store.skipped { print("skipped \(url.lastPathComponent): \(reason)") }
+            try trainer.resume(from: state)
+            print("resumed from \(state.url?.lastPathComponent ?? "checkpoint") at step \(trainer.step)")
         }
         print("training tokenizer: \(train.count) clips, \(train.frames) frames; " +
               "\(vq.codeNum) codes of width \(vq.codeDim), \(model.parameterCount) weights; \(steps) steps of \(batchSize) x \(window) frames")
@@ -101,11 +101,16 @@ struct TrainTokenizer: ParsableCommand {
             let r0 = try TokenizerTrainer.evaluate(tokenizer, clips: valClips)
             print(String(format: "before training: held-out pose error %.1f mm, MPJPE %.1f mm (root-aligned; %.1f mm global), feature error %.4f", r0.poseError, r0.mpjpe, r0.globalError, r0.featureError))
         }
+        InterruptFlag.install()
         while trainer.step < steps {
             let p = trainer.trainStep()
             if p.step % logEvery == 0 || p.step == steps { print(p.line); fflush(stdout) }
-            if p.step % checkpointEvery == 0 || p.step == steps {
-                try TrainingCheckpoint.save(trainer.checkpointTensors(), metadata: try trainer.checkpointMetadata(), step: p.step, in: ckptDir)
+            if p.step % checkpointEvery == 0 || p.step == steps || InterruptFlag.requested {
+                let url = try trainer.save(to: store)
+                if InterruptFlag.requested {
+                    print("interrupted at step \(p.step): saved \(url.path); continue with --resume")
+                    throw ExitCode(130)
+                }
             }
         }
         let r = try TokenizerTrainer.evaluate(tokenizer, clips: valClips)

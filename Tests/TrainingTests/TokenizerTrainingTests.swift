@@ -1,6 +1,7 @@
 import Foundation
 import MotionData
 import MotionVQ
+import NeuralNetwork
 import TensorEngine
 import XCTest
 @testable import Training
@@ -49,15 +50,22 @@ final class TokenizerTrainingTests: XCTestCase {
         for _ in 0..<4 { first.trainStep() }
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("vq-resume-\(UUID().uuidString)")
         defer { try? FileManager.default.removeItem(at: dir) }
-        try TrainingCheckpoint.save(first.checkpointTensors(), metadata: try first.checkpointMetadata(), step: first.step, in: dir)
+        try first.save(to: CheckpointStore(directory: dir))
 
         let resumed = try trainer(steps: 8)
-        let (tensors, meta, _) = try XCTUnwrap(try TrainingCheckpoint.latest(in: dir))
-        try resumed.restore(tensors: tensors, metadata: meta)
+        let state = try XCTUnwrap(CheckpointStore(directory: dir).latestValid())
+        try resumed.resume(from: state)
         XCTAssertEqual(resumed.step, 4)
         for _ in 0..<4 { resumed.trainStep() }
-        let a = Dictionary(uniqueKeysWithValues: straight.checkpointTensors().map { ($0.0, $0.1.scalars) })
-        let b = Dictionary(uniqueKeysWithValues: resumed.checkpointTensors().map { ($0.0, $0.1.scalars) })
+        func everything(_ t: TokenizerTrainer) -> [String: [Float]] {
+            var out: [String: [Float]] = [:]
+            for (k, v) in t.tokenizer.model.namedTensors() { out[k] = v.scalars }
+            for (k, v) in t.tokenizer.model.trainingState() { out["ema." + k] = v.scalars }
+            for (i, m) in t.optimizer.firstMoments.enumerated() { out["m\(i)"] = m.scalars }
+            for (i, v) in t.optimizer.secondMoments.enumerated() { out["v\(i)"] = v.scalars }
+            return out
+        }
+        let a = everything(straight), b = everything(resumed)
         XCTAssertEqual(Set(a.keys), Set(b.keys))
         for (k, v) in a { XCTAssertEqual(v, b[k], "\(k) differs after resume") }
     }
