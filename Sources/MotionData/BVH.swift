@@ -42,6 +42,12 @@ public struct BVH: Sendable {
     }
 
     public var joints: [Joint]
+    /// Limits that keep hostile files bounded: hierarchy depth and joint count when reading (real rigs stay
+    /// under a few hundred joints and 50 levels), joints x frames and output frames when converting.
+    public static let maxDepth = 256
+    public static let maxJoints = 10_000
+    public static let maxJointFrames = 50_000_000
+    public static let maxFrames = 10_000_000
     /// Seconds per frame.
     public var frameTime: Double
     /// Channel values per frame, joints in order, each joint's channels in its listed order.
@@ -68,7 +74,10 @@ public struct BVH: Sendable {
             guard seen.insert(j.name).inserted else { throw MotionError.parse("joint name \(j.name) appears twice") }
             guard Set(j.channels).count == j.channels.count else { throw MotionError.parse("joint \(j.name) lists a channel twice") }
         }
-        guard frameTime > 0, frameTime.isFinite else { throw MotionError.invalidValue("frame time \(frameTime) must be positive") }
+        // At least a microsecond: below that 1/frameTime (the rate) overflows to infinity for subnormal values.
+        guard frameTime >= 1e-6, frameTime.isFinite else {
+            throw MotionError.invalidValue("frame time \(frameTime) must be a positive number of seconds (at least 1e-6)")
+        }
         self.joints = joints
         self.frameTime = frameTime
         self.frames = frames
@@ -283,13 +292,16 @@ private struct BVHParser {
         var joints = [BVH.Joint]()
         let root = try next("ROOT")
         guard root.text == "ROOT" else { throw fail("expected ROOT, found '\(root.text)'", line: root.line) }
-        try parseJoint(parent: -1, keyword: root, into: &joints)
+        try parseJoint(parent: -1, keyword: root, depth: 0, into: &joints)
         if i < tokens.count { throw fail("unexpected '\(tokens[i].text)' after the root joint", line: tokens[i].line) }
         let (frameTime, frames) = try parseMotion(from: motionLine, joints: joints)
         return (joints, frameTime, frames)
     }
 
-    mutating func parseJoint(parent: Int, keyword: Token, into joints: inout [BVH.Joint]) throws {
+    mutating func parseJoint(parent: Int, keyword: Token, depth: Int, into joints: inout [BVH.Joint]) throws {
+        // Recursion depth is the nesting depth: bounded so a deeply nested file cannot overflow the stack.
+        guard depth < BVH.maxDepth else { throw fail("joints nested more than \(BVH.maxDepth) deep", line: keyword.line) }
+        guard joints.count < BVH.maxJoints else { throw fail("more than \(BVH.maxJoints) joints", line: keyword.line) }
         // The name is the rest of the keyword's line (names may hold spaces), up to a brace.
         var nameParts = [Substring]()
         while i < tokens.count, tokens[i].line == keyword.line, tokens[i].text != "{" { nameParts.append(tokens[i].text); i += 1 }
@@ -319,7 +331,7 @@ private struct BVHParser {
             let t = try next("JOINT, End Site or '}' in \(name)")
             switch t.text {
             case "}": return
-            case "JOINT": try parseJoint(parent: index, keyword: t, into: &joints)
+            case "JOINT": try parseJoint(parent: index, keyword: t, depth: depth + 1, into: &joints)
             case "End":
                 try expect("Site")
                 try expect("{")

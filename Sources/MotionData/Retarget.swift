@@ -181,6 +181,18 @@ extension BVH {
     ///   - source: the file name for messages.
     public func motion(skeleton: Skeleton = .humanML3D, jointMap: JointMap? = nil, units: BVHUnits = .auto,
                        fps: Double? = 20, source: String = "<bvh>") throws -> Motion {
+        // Work and memory grow with joints x frames (world positions of every joint) and with the resampled
+        // length; a small hostile file (thousands of channel-less joints, or Frame Time: 1e300) must not
+        // be able to ask for terabytes.
+        guard joints.count * frames.count <= BVH.maxJointFrames else {
+            throw MotionError.invalidShape("\(source): \(joints.count) joints x \(frames.count) frames is more than the \(BVH.maxJointFrames) this reader converts")
+        }
+        if let target = fps {
+            let outFrames = Double(frames.count - 1) * frameTime * target + 1
+            guard outFrames <= Double(BVH.maxFrames) else {
+                throw MotionError.invalidShape("\(source): \(frames.count) frames of \(frameTime) s resample to \(outFrames) frames at \(target) fps, more than \(BVH.maxFrames)")
+            }
+        }
         let resolved: [(Int, Int?)]
         if let map = jointMap {
             resolved = try map.resolve(for: skeleton, in: self, source: source)
@@ -219,7 +231,7 @@ public enum MotionResampling {
     /// Linear interpolation of positions at `k / to` seconds for every instant inside the clip. When the
     /// source rate is an integer multiple of the target this is plain frame skipping, as HumanML3D does.
     public static func resample(_ frames: [[Vec3]], from: Double, to: Double) -> [[Vec3]] {
-        guard frames.count > 1, from > 0, to > 0 else { return frames }
+        guard frames.count > 1, from > 0, to > 0, from.isFinite, to.isFinite else { return frames }
         let duration = Double(frames.count - 1) / from
         let count = Int((duration * to + 1e-9).rounded(.down)) + 1
         return (0..<count).map { k in

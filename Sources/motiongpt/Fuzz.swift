@@ -75,6 +75,7 @@ struct Fuzz: ParsableCommand {
                                                                     willRun: noCrashGuard ? nil : FuzzCrashGuard.willRun)
             FuzzCrashGuard.finished()
             print(report)
+            fflush(stdout)  // campaigns run for minutes; show each target's line as it finishes
             for (n, f) in report.findings.enumerated() {
                 let file = outURL.appendingPathComponent("finding-\(t.name)-\(n).bin")
                 try Data(f.input).write(to: file)
