@@ -199,11 +199,18 @@ struct IOArrayView {
 /// Element count of a shape read from a file, refusing negative or overflowing dimensions.
 func ioElementCount(_ shape: [Int], origin: String) throws -> Int {
     var n = 1
+    // The product of the non-zero dimensions is bounded too: a shape like (0, 2^62, 2^62) holds no
+    // elements, yet its row-major strides overflow and trap in contiguousStrides.
+    var nonZero = 1
     for d in shape {
         guard d >= 0 else { throw TensorError.io("\(origin): negative dimension in shape \(shape)") }
         let (p, o) = n.multipliedReportingOverflow(by: d)
-        guard !o, p <= Int(Int32.max) * 64 else { throw TensorError.io("\(origin): shape \(shape) is too large") }
+        let (q, o2) = nonZero.multipliedReportingOverflow(by: Swift.max(d, 1))
+        guard !o, !o2, p <= Int(Int32.max) * 64, q <= Int(Int32.max) * 64 else {
+            throw TensorError.io("\(origin): shape \(shape) is too large")
+        }
         n = p
+        nonZero = q
     }
     return n
 }
