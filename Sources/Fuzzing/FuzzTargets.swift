@@ -120,7 +120,12 @@ public enum FuzzTargets {
     static let motionJSON = FuzzTarget(
         name: "motion-json", summary: "motion .json ({fps, skeleton, joints}) through JSONDecoder and Motion validation",
         mutator: FuzzMutator(dictionary: ["\"fps\"", "\"skeleton\"", "\"joints\"", "\"kit\"", "\"humanml3d\"", "[", "]", "{", "}", ",", "null"], textual: true),
-        body: { data in _ = try MotionFile.motion(json: data, source: "<fuzz json>") },
+        body: { data in
+            let motion = try MotionFile.motion(json: data, source: "<fuzz json>")
+            // What the commands do next: bring it to 20 fps and compute features.
+            let m20 = try MotionResampling.resample(motion, to: 20)
+            if m20.positions.count <= 400 { _ = try? m20.features() }
+        },
         isTypedError: { $0 is MotionError })
 
     static let config = FuzzTarget(

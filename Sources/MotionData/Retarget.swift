@@ -245,6 +245,12 @@ public enum MotionResampling {
 
     /// A motion at another frame rate (see `resample(_:from:to:)`).
     public static func resample(_ motion: Motion, to fps: Float) throws -> Motion {
+        // A motion file may carry any positive rate (fps 1e-45 is valid JSON); the output length must stay bounded.
+        guard fps > 0, fps.isFinite else { throw MotionError.invalidValue("frame rate \(fps) must be positive") }
+        let outFrames = Double(max(motion.positions.count - 1, 0)) / Double(motion.fps) * Double(fps) + 1
+        guard outFrames <= Double(BVH.maxFrames) else {
+            throw MotionError.invalidShape("\(motion.positions.count) frames at \(motion.fps) fps resample to \(outFrames) frames at \(fps) fps, more than \(BVH.maxFrames)")
+        }
         let p = resample(motion.positions.map { $0.map { $0.double } }, from: Double(motion.fps), to: Double(fps))
         return try Motion(skeleton: motion.skeleton, positions: p.map { $0.map { $0.float } }, fps: fps)
     }

@@ -70,3 +70,13 @@ extension BVHHostileInputTests {
         }
     }
 }
+
+extension BVHHostileInputTests {
+    func testResamplingAMotionWithATinyFrameRateIsRefused() throws {
+        // fps 1e-45 is a valid positive Float in a .json motion; 20 fps would need ~1e46 frames.
+        let frame = [SIMD3<Float>](repeating: .zero, count: 22)
+        let motion = try Motion(skeleton: .humanML3D, positions: [frame, frame, frame], fps: 1e-45)
+        XCTAssertThrowsError(try MotionResampling.resample(motion, to: 20)) { XCTAssertTrue("\($0)".contains("resample"), "\($0)") }
+        XCTAssertEqual(try MotionResampling.resample(try Motion(skeleton: .humanML3D, positions: [frame, frame, frame], fps: 10), to: 20).positions.count, 5)
+    }
+}
