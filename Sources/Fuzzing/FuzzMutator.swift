@@ -13,6 +13,9 @@ public struct FuzzMutator {
         0, 1, 2, 7, 8, 16, 64, 127, 128, 255, 256, 1024, 4096, 0x7fff, 0x8000, 0xffff, 0x1_0000,
         0x7fff_ffff, 0x8000_0000, 0xffff_ffff, 0x1_0000_0000, 1 << 40, 0x7fff_ffff_ffff_ffff,
         0x8000_0000_0000_0000, UInt64.max, UInt64.max - 1,
+        // IEEE specials: float32 +-inf, NaN, largest, smallest subnormal; float64 +-inf, NaN, largest.
+        0x7f80_0000, 0xff80_0000, 0x7fc0_0000, 0x7f7f_ffff, 0x0000_0001,
+        0x7ff0_0000_0000_0000, 0xfff0_0000_0000_0000, 0x7ff8_0000_0000_0000, 0x7fef_ffff_ffff_ffff,
     ]
 
     /// Numerals for text formats (BVH, JSON, the `.npy` header): overflowing integers, tiny and huge

@@ -27,6 +27,19 @@ final class IOHostileInputTests: XCTestCase {
     }
 }
 
+extension IOHostileInputTests {
+    /// torch.save of `torch.zeros(1).expand(2**34)` is a 1.8 KB file whose tensor reads as 64 GB.
+    func testZeroStrideExpansionIsBounded() throws {
+        XCTAssertThrowsError(try IOArrayView(dtype: .float32, shape: [1 << 34], strides: [0], bytes: Data(count: 4), origin: "w")) {
+            XCTAssertTrue("\($0)".contains("expands 1 stored elements"), "\($0)")
+        }
+        // torch.arange(4.).expand(3, 4), as Hugging Face stores position ids, still reads.
+        let four = Data([Float(0), 1, 2, 3].flatMap { withUnsafeBytes(of: $0) { Array($0) } })
+        let view = try IOArrayView(dtype: .float32, shape: [3, 4], strides: [0, 1], bytes: four, origin: "p")
+        XCTAssertEqual(view.tensor().scalars, [0, 1, 2, 3, 0, 1, 2, 3, 0, 1, 2, 3])
+    }
+}
+
 private extension Data {
     func replacingOccurrences(of a: String, with b: String) -> Data {
         // Keeps the 8-byte length prefix consistent with the new header.

@@ -90,6 +90,12 @@ struct IOArrayView {
             guard last < available else {
                 throw TensorError.io("\(origin): shape \(shape) needs element \(last) but the data holds \(available) \(dtype.rawValue) elements")
             }
+            // Zero strides (torch's expand) let a tiny record describe a huge array: 1 stored float with
+            // shape [2^34] would make the reader allocate 64 GB. Real checkpoints expand little; the output
+            // may be at most 16 times the stored elements, or 1M elements.
+            guard count <= Swift.max(available * 16, 1 << 20) else {
+                throw TensorError.io("\(origin): shape \(shape) with strides \(strides) expands \(available) stored elements to \(count); refusing more than 16x")
+            }
         }
         self.dtype = dtype
         self.shape = shape
