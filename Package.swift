@@ -33,7 +33,7 @@ let package = Package(
         .target(name: "MotionRender", dependencies: ["MotionData"]),
         .target(name: "TextTokenizer"),
         .target(name: "MotionVQ", dependencies: ["NeuralNetwork", "TensorEngine", "MotionData"]),
-        .target(name: "MotionT5", dependencies: ["NeuralNetwork", "TensorEngine", "TextTokenizer"]),
+        .target(name: "MotionT5", dependencies: ["NeuralNetwork", "TensorEngine", "TextTokenizer"], resources: [.copy("Resources/motion_templates.json")]),
         .target(name: "Generation", dependencies: ["MotionT5", "MotionVQ", "MotionData", "NeuralNetwork", "TensorEngine", "TextTokenizer"]),
         .target(name: "Training", dependencies: ["MotionVQ", "MotionData", "MotionT5", "Generation", "NeuralNetwork", "TensorEngine", "TextTokenizer"]),
         .target(name: "Fuzzing", dependencies: ["TensorEngine", "NeuralNetwork", "MotionData", "TextTokenizer", "MotionT5", "MotionVQ"]),

@@ -28,6 +28,9 @@ public struct GenerationOptions: Codable, Equatable, Sendable {
     public var stopTokens: [Int] = []
     /// Seed of the sampling generator.
     public var seed: UInt64 = 0
+    /// When set, only these token ids (plus the end-of-sequence and stop tokens) can be generated:
+    /// constrained decoding, e.g. motion tokens only for a text-to-motion answer.
+    public var allowedTokens: [Range<Int>]? = nil
 
     public init() {}
 
@@ -88,6 +91,15 @@ public struct Generator {
         }
     }
 
+    /// Sets the scores of tokens outside `options.allowedTokens` (end and stop tokens stay allowed) to -inf.
+    static func restrict(_ scores: inout [Float], _ options: GenerationOptions, eos: Int) {
+        guard let ranges = options.allowedTokens else { return }
+        var keep = [Bool](repeating: false, count: scores.count)
+        for r in ranges { for t in r where t >= 0 && t < scores.count { keep[t] = true } }
+        for t in [eos] + options.stopTokens where t >= 0 && t < scores.count { keep[t] = true }
+        for t in scores.indices where !keep[t] { scores[t] = -.infinity }
+    }
+
     private func isStop(_ token: Int, _ options: GenerationOptions) -> Bool {
         token == model.config.eosTokenId || options.stopTokens.contains(token)
     }
@@ -123,6 +135,7 @@ public struct Generator {
                 guard !finished[i] else { next[i] = [c.padTokenId]; history[i].append(c.padTokenId); continue }
                 var scores = row
                 Self.applyRepetitionPenalty(&scores, history: history[i], penalty: options.repetitionPenalty)
+                Self.restrict(&scores, options, eos: c.eosTokenId)
                 if outputs[i].count < options.minNewTokens {
                     for t in [c.eosTokenId] + options.stopTokens where t >= 0 && t < scores.count { scores[t] = -.infinity }
                 }
@@ -168,6 +181,7 @@ public struct Generator {
                 for k in 0..<nb {
                     var lp = Sampler.logSoftmax(rows[b * nb + k])
                     Self.applyRepetitionPenalty(&lp, history: running[b][k], penalty: options.repetitionPenalty)
+                    Self.restrict(&lp, options, eos: c.eosTokenId)
                     acc += lp.map { $0 + runningScores[b][k] }
                 }
                 let top = Sampler.topK(acc, keep)

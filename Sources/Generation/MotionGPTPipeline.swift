@@ -1,5 +1,6 @@
 import Foundation
 import MotionData
+import MotionT5
 import MotionVQ
 import TensorEngine
 import TextTokenizer
@@ -72,6 +73,43 @@ extension MotionGPTModel {
         return (text.trimmingCharacters(in: .whitespaces), spans, unterminated)
     }
 
+    /// `options` restricted to motion tokens (codes, start, end; the end token stops), so a motion
+    /// answer is always a motion span, however weak the model.
+    public func motionOnly(_ options: GenerationOptions) -> GenerationOptions {
+        var o = options
+        o.allowedTokens = [motionID(0)..<motionID(vocabulary.codebookSize + 2)]
+        o.stopTokens.append(motionID(vocabulary.codebookSize + 1))
+        return o
+    }
+
+    /// `options` restricted to text tokens.
+    public func textOnly(_ options: GenerationOptions) -> GenerationOptions {
+        var o = options
+        o.allowedTokens = [0..<firstMotionID]
+        return o
+    }
+
+    /// The answer to one task of a template set: a motion for tasks whose answer is a motion, text
+    /// otherwise, decoded under the matching constraint.
+    public enum TaskAnswer {
+        case motion(codes: [Int], motion: Motion)
+        case text(String)
+    }
+
+    /// Runs `task` with phrasing `phrasing` filled with `values`.
+    public func perform(_ task: TaskTemplate, values: TemplateValues, phrasing: Int = 0, options: GenerationOptions) throws -> TaskAnswer {
+        var renderer = TemplateRenderer(codebookSize: vocabulary.codebookSize)
+        renderer.framerate = settings.framerate; renderer.predictRatio = settings.predictRatio; renderer.inbetweenRatio = settings.inbetweenRatio
+        var none: SeededRNG? = nil
+        let prompt = try renderer.render(task.inputs[min(max(phrasing, 0), task.inputs.count - 1)], values, rng: &none)
+        if task.answersWithMotion {
+            let r = try respond(to: prompt, options: motionOnly(options))
+            guard let codes = r.codes.first else { throw MotionGPTError.badInput("the model answered without a motion") }
+            return .motion(codes: codes, motion: r.motions[0])
+        }
+        return .text(try respond(to: prompt, options: textOnly(options)).text)
+    }
+
     /// Runs any instruction (with motion spans already written in) and returns text and motions.
     public func respond(to prompt: String, options: GenerationOptions) throws -> MotionGPTResponse {
         guard !prompt.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty else { throw MotionGPTError.badInput("the instruction is empty") }
@@ -98,7 +136,7 @@ extension MotionGPTModel {
             guard seconds > 0, seconds <= 200 else { throw MotionGPTError.badInput("--seconds must be in (0, 200], got \(seconds)") }
             prompt = prompts.textToMotionSeconds.replacingOccurrences(of: "<Second_Placeholder>", with: String(format: "%.1f", seconds))
         }
-        let r = try respond(to: prompt.replacingOccurrences(of: "<Caption_Placeholder>", with: caption), options: options)
+        let r = try respond(to: prompt.replacingOccurrences(of: "<Caption_Placeholder>", with: caption), options: motionOnly(options))
         guard !r.codes.isEmpty else { throw MotionGPTError.badInput("the model answered without a motion: \"\(r.text)\"") }
         return r
     }
@@ -109,13 +147,13 @@ extension MotionGPTModel {
     /// Motion to text.
     public func caption(_ motion: Motion, prompts: TaskPrompts = TaskPrompts(), options: GenerationOptions) throws -> String {
         let prompt = prompts.caption.replacingOccurrences(of: "<Motion_Placeholder>", with: motionString(try codes(of: motion)))
-        return try respond(to: prompt, options: options).text
+        return try respond(to: prompt, options: textOnly(options)).text
     }
 
     /// Continues a motion: the given motion's codes are the prefix; returns prefix + continuation.
     public func predict(_ motion: Motion, prompts: TaskPrompts = TaskPrompts(), options: GenerationOptions) throws -> MotionGPTResponse {
         let prefix = try codes(of: motion)
-        let r = try respond(to: prompts.predict.replacingOccurrences(of: "<Motion_Placeholder_s1>", with: motionString(prefix)), options: options)
+        let r = try respond(to: prompts.predict.replacingOccurrences(of: "<Motion_Placeholder_s1>", with: motionString(prefix)), options: motionOnly(options))
         guard let cont = r.codes.first else { throw MotionGPTError.badInput("the model answered without a motion: \"\(r.text)\"") }
         let all = prefix + cont
         return MotionGPTResponse(text: r.text, codes: [all], motions: [try motionTokenizer.decodeMotion(all)], unterminated: r.unterminated, ids: r.ids)
@@ -130,7 +168,7 @@ extension MotionGPTModel {
         let ca = try codes(of: a), cb = try codes(of: b)
         let masked = vocabulary.startToken + ca.map { MotionVocabulary.token($0) }.joined()
             + String(repeating: vocabulary.padToken, count: gapFrames / unit) + cb.map { MotionVocabulary.token($0) }.joined() + vocabulary.endToken
-        let r = try respond(to: prompts.inbetween.replacingOccurrences(of: "<Motion_Placeholder_Masked>", with: masked), options: options)
+        let r = try respond(to: prompts.inbetween.replacingOccurrences(of: "<Motion_Placeholder_Masked>", with: masked), options: motionOnly(options))
         guard !r.codes.isEmpty else { throw MotionGPTError.badInput("the model answered without a motion: \"\(r.text)\"") }
         return r
     }

@@ -10,7 +10,7 @@ import Training
 struct Train: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Train the motion tokenizer (stage 1) or the language model (stages 2 and 3).",
-        subcommands: [TrainTokenizer.self])
+        subcommands: [TrainTokenizer.self, TrainPretrain.self, TrainInstruct.self])
 }
 
 /// `motiongpt train tokenizer`: MotionGPT's stage 1 on random windows of HumanML3D-feature motions.
