@@ -46,8 +46,8 @@ public struct BVH: Sendable {
     /// under a few hundred joints and 50 levels), joints x frames and output frames when converting.
     public static let maxDepth = 256
     public static let maxJoints = 10_000
-    public static let maxJointFrames = 50_000_000
-    public static let maxFrames = 10_000_000
+    public static let maxJointFrames = 20_000_000
+    public static let maxFrames = 500_000
     /// Seconds per frame.
     public var frameTime: Double
     /// Channel values per frame, joints in order, each joint's channels in its listed order.
