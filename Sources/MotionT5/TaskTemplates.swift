@@ -49,8 +49,28 @@ public struct TaskTemplate: Equatable, Sendable {
 /// files in the same format.
 public struct TaskTemplates: Sendable {
     public var tasks: [TaskTemplate]
+    /// Phrasings left out when loading because they use a placeholder nothing can fill (MotionGPT's own
+    /// file has 53 with `<Framelen_Placeholder>`, which its code would have sent to the model verbatim).
+    public private(set) var skipped: [String] = []
+
+    /// The placeholders a renderer fills.
+    public static let placeholders: Set<String> = ["<Caption_Placeholder>", "<Motion_Placeholder>", "<Motion_Placeholder_s1>",
+                                                   "<Motion_Placeholder_s2>", "<Motion_Placeholder_Masked>", "<Frame_Placeholder>",
+                                                   "<Second_Placeholder>"]
 
     public init(tasks: [TaskTemplate]) { self.tasks = tasks }
+
+    /// Placeholder-looking tags (`<..._Placeholder...>`) of a phrasing that no renderer fills.
+    static func unknownPlaceholders(_ s: String) -> [String] {
+        var out: [String] = []
+        var rest = Substring(s)
+        while let open = rest.firstIndex(of: "<"), let close = rest[open...].firstIndex(of: ">") {
+            let tag = String(rest[open...close])
+            if tag.contains("Placeholder") && !placeholders.contains(tag) { out.append(tag) }
+            rest = rest[rest.index(after: close)...]
+        }
+        return out
+    }
 
     /// Parses the JSON format; `source` names the file in errors.
     public init(data: Data, source: String) throws {
@@ -64,8 +84,17 @@ public struct TaskTemplates: Sendable {
                 guard let t = entries[name] as? [String: Any], let inputs = t["input"] as? [String], let outputs = t["output"] as? [String] else {
                     throw TaskTemplateError.badFile(source, "task \(group)/\(name) needs input and output lists of strings")
                 }
-                guard !inputs.isEmpty, !outputs.isEmpty else { throw TaskTemplateError.badFile(source, "task \(group)/\(name) has an empty input or output list") }
-                tasks.append(TaskTemplate(group: group, name: name, taskClass: t["class"] as? String ?? "", inputs: inputs, outputs: outputs))
+                var keptInputs: [String] = [], keptOutputs: [String] = []
+                for (list, isInput) in [(inputs, true), (outputs, false)] {
+                    for phrasing in list {
+                        if Self.unknownPlaceholders(phrasing).isEmpty { if isInput { keptInputs.append(phrasing) } else { keptOutputs.append(phrasing) } }
+                        else { skipped.append("\(group)/\(name): \(phrasing)") }
+                    }
+                }
+                guard !keptInputs.isEmpty, !keptOutputs.isEmpty else {
+                    throw TaskTemplateError.badFile(source, "task \(group)/\(name) has no usable input or output phrasing")
+                }
+                tasks.append(TaskTemplate(group: group, name: name, taskClass: t["class"] as? String ?? "", inputs: keptInputs, outputs: keptOutputs))
             }
         }
         guard !tasks.isEmpty else { throw TaskTemplateError.badFile(source, "no tasks") }
