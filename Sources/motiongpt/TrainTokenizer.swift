@@ -52,6 +52,9 @@ struct TrainTokenizer: ParsableCommand {
     @Option(name: .long, help: "Print a progress line every N steps.") var logEvery: Int = 10
     @Option(name: .long, help: "Write a checkpoint every N steps.") var checkpointEvery: Int = 200
 
+    @Flag(name: .long, help: "Add each clip's left-right mirror (HumanML3D's augmentation).")
+    var mirror = false
+
     @Flag(name: .long, help: "Turn off dead-code reset (plain EMA codebook), for comparison.")
     var noReset = false
 
@@ -77,10 +80,14 @@ struct TrainTokenizer: ParsableCommand {
         guard window >= vq.framesPerCode, window % vq.framesPerCode == 0 else {
             throw UserError("--window must be a positive multiple of \(vq.framesPerCode) frames, got \(window)")
         }
-        let train = try MotionSources.load(data, split: "train", nfeats: vq.nfeats)
+        var train = try MotionSources.load(data, split: "train", nfeats: vq.nfeats)
         let valClips = val.isEmpty ? (try? MotionSources.load(data, split: valSplit, nfeats: vq.nfeats, requireSplit: true)) ?? train
                                    : try MotionSources.load(val, split: valSplit, nfeats: vq.nfeats)
         let normalizer = try MotionSources.normalizer(for: data, clips: train)
+        if mirror {
+            let m = try train.features.map { try MotionFeatures.mirrored($0) }
+            train = MotionClips(names: train.names + train.names.map { "M" + $0 }, features: train.features + m)
+        }
 
         var options = TokenizerTrainingOptions()
         options.steps = steps; options.batchSize = batchSize; options.window = window; options.learningRate = lr
@@ -95,7 +102,7 @@ struct TrainTokenizer: ParsableCommand {
             try trainer.resume(from: state)
             print("resumed from \(state.url?.lastPathComponent ?? "checkpoint") at step \(trainer.step)")
         }
-        print("training tokenizer: \(train.count) clips, \(train.frames) frames; " +
+        print("training tokenizer: \(train.count) clips, \(train.frames) frames\(mirror ? " (with mirrors)" : ""); " +
               "\(vq.codeNum) codes of width \(vq.codeDim), \(model.parameterCount) weights; \(steps) steps of \(batchSize) x \(window) frames")
         if trainer.step == 0 {
             let r0 = try TokenizerTrainer.evaluate(tokenizer, clips: valClips)
