@@ -8,7 +8,7 @@ struct MotionGPTCommand: ParsableCommand {
         commandName: "motiongpt",
         abstract: "Generate and understand human motion with language models (MotionGPT, Large Motion Model).",
         version: MotionGPTVersion.string,
-        subcommands: [Bench.self, LM.self, Train.self, Tokenize.self, Detokenize.self, ConvertCheckpoint.self, Generate.self, Caption.self, Predict.self, Inbetween.self, Chat.self, Fuzz.self]
+        subcommands: [Bench.self, LM.self, Train.self, Tokenize.self, Detokenize.self, ConvertCheckpoint.self, Generate.self, Caption.self, Predict.self, Inbetween.self, Chat.self, Convert.self, Render.self, Fuzz.self]
     )
 }
 

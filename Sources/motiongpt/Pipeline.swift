@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import Generation
 import MotionData
+import MotionRender
 
 /// Options every pipeline command shares: the model and how to sample.
 struct ModelOptions: ParsableArguments {
@@ -171,9 +172,15 @@ struct Chat: ParsableCommand {
 
 /// Where motion outputs go: data formats through MotionFile, pictures through MotionRender.
 enum MotionOutput {
-    static let extensions = MotionFile.extensions
+    static let extensions = MotionFile.extensions + MotionRenderer.extensions
 
     static func write(_ motion: Motion, to url: URL, title: String, force: Bool) throws {
-        try MotionFile.write(motion, to: url, force: force)
+        if MotionRenderer.extensions.contains(url.pathExtension.lowercased()) {
+            var o = RenderOptions()
+            o.title = title
+            try MotionRenderer.write(motion, to: url, options: o, force: force)
+        } else {
+            try MotionFile.write(motion, to: url, force: force)
+        }
     }
 }

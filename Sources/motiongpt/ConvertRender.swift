@@ -1,0 +1,53 @@
+import ArgumentParser
+import Foundation
+import MotionData
+import MotionRender
+
+/// `motiongpt convert IN -o OUT`: between .npy joints/features, .bvh and .json.
+struct Convert: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Convert a motion between .npy (joints [T,J,3] or features [T,263]/[T,251]), .bvh and .json.")
+    @Argument(help: "Input motion file.") var input: String
+    @Option(name: .shortAndLong, help: "Output file (.npy, .bvh, .json).") var output: String
+    @Flag(name: .long, help: "Write HumanML3D features [T-1, 263] instead of joints (.npy output).") var features = false
+    @Flag(name: .long, help: "Overwrite the output file.") var force = false
+
+    func run() throws {
+        let out = URL(fileURLWithPath: output)
+        guard MotionFile.extensions.contains(out.pathExtension.lowercased()) else {
+            throw UserError("\(out.lastPathComponent): convert writes .npy, .bvh or .json (render writes pictures)")
+        }
+        if features && out.pathExtension.lowercased() != "npy" { throw UserError("--features writes .npy, not .\(out.pathExtension)") }
+        if !force && FileManager.default.fileExists(atPath: out.path) { throw UserError("\(out.path) already exists (use --force to overwrite)") }
+        let motion = try readMotion(input)
+        try MotionFile.write(motion, to: out, force: force, features: features)
+        print("wrote \(out.path): \(motion.frameCount) frames, \(motion.skeleton.jointCount) joints at \(motion.fps) fps")
+    }
+}
+
+/// `motiongpt render IN -o OUT.gif|.png|.mp4|.html`.
+struct Render: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Draw a motion as an animated GIF, a PNG frame, an MP4 (needs ffmpeg) or a self-contained 3D HTML viewer.")
+    @Argument(help: "Input motion file (.npy, .bvh, .json).") var input: String
+    @Option(name: .shortAndLong, help: "Output file (.gif, .png, .mp4, .html).") var output: String
+    @Option(name: .long, help: "Title drawn on the picture (default: the file name).") var title: String?
+    @Option(name: .long) var width: Int = 480
+    @Option(name: .long) var height: Int = 400
+    @Option(name: .long, help: "Frame for .png (default: the middle).") var frame: Int?
+    @Flag(name: .long, help: "Overwrite the output file.") var force = false
+
+    func run() throws {
+        let out = URL(fileURLWithPath: output)
+        guard MotionRenderer.extensions.contains(out.pathExtension.lowercased()) else {
+            throw UserError("\(out.lastPathComponent): render writes .gif, .png, .mp4 or .html")
+        }
+        if !force && FileManager.default.fileExists(atPath: out.path) { throw UserError("\(out.path) already exists (use --force to overwrite)") }
+        let motion = try readMotion(input)
+        var o = RenderOptions()
+        o.width = width; o.height = height
+        o.title = title ?? URL(fileURLWithPath: input).deletingPathExtension().lastPathComponent
+        try MotionRenderer.write(motion, to: out, options: o, frame: frame, force: force)
+        print("wrote \(out.path): \(motion.frameCount) frames")
+    }
+}
