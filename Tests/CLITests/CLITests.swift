@@ -16,9 +16,12 @@ final class CLITests: XCTestCase {
 
     static var repoRoot: URL { URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent() }
 
-    func run(_ args: [String]) throws -> (status: Int32, out: String, err: String) {
+    func run(_ args: [String]) throws -> (status: Int32, out: String, err: String) { try Self.run(args) }
+
+    /// Runs the binary with `args`: exit status, standard output, standard error.
+    static func run(_ args: [String]) throws -> (status: Int32, out: String, err: String) {
         let p = Process()
-        p.executableURL = Self.binary
+        p.executableURL = binary
         p.arguments = args
         let out = Pipe(), err = Pipe()
         p.standardOutput = out
