@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Opens the HTML viewer of a motion in headless Chromium and fails on any JavaScript error.
+#
+# Needs Chromium (Debian: apt-get install -y chromium) and a built motiongpt. Not part of CI (Chromium is
+# large); run it after changing Sources/MotionRender/HTMLViewer.swift:
+#   bash Tools/check_html_viewer.sh [motion file]      (default: the HumanML3D sample clip)
+# It renders the motion to HTML, loads the page with a 3-second virtual time budget (the animation runs),
+# and reads the console messages Chromium logs; the check passes when the page's script ran to the end
+# (it sets the frame counter) and no console error or uncaught exception was logged.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+motion="${1:-../shared/data/humanml3d-sample/new_joints_012314.npy}"
+browser="$(command -v chromium || command -v chromium-browser || command -v google-chrome || true)"
+[ -n "$browser" ] || { echo "check_html_viewer: no Chromium found (apt-get install -y chromium)"; exit 2; }
+bin=".build/release/motiongpt"; [ -x "$bin" ] || bin=".build/debug/motiongpt"
+[ -x "$bin" ] || { echo "check_html_viewer: build motiongpt first (swift build)"; exit 2; }
+work="$(mktemp -d)"; trap 'rm -rf "$work"' EXIT
+"$bin" render "$motion" -o "$work/viewer.html" --title "viewer check" > /dev/null
+"$browser" --headless=new --no-sandbox --disable-gpu --enable-logging=stderr --v=0 --virtual-time-budget=3000 \
+    --user-data-dir="$work/profile" --dump-dom "file://$work/viewer.html" > "$work/dom.html" 2> "$work/console.log" || true
+if grep -E "CONSOLE|Uncaught|SyntaxError|ReferenceError|TypeError" "$work/console.log" | grep -v "^\s*$" > "$work/errors.txt"; then
+    echo "check_html_viewer: console errors:"; cat "$work/errors.txt"; exit 1
+fi
+# The script fills the frame counter ("N / total") on its first draw; an empty counter means it never ran.
+grep -Eq '<span id="count">[0-9]+ / [0-9]+</span>' "$work/dom.html" || { echo "check_html_viewer: the page's script did not run"; exit 1; }
+echo "check_html_viewer: OK ($(grep -o '<span id="count">[^<]*' "$work/dom.html" | sed 's/.*>//') after 3 s of page time, no console errors)"
