@@ -12,8 +12,8 @@ cd "$(dirname "$0")/.."
 motion="${1:-../shared/data/humanml3d-sample/new_joints_012314.npy}"
 browser="$(command -v chromium || command -v chromium-browser || command -v google-chrome || true)"
 [ -n "$browser" ] || { echo "check_html_viewer: no Chromium found (apt-get install -y chromium)"; exit 2; }
-bin=".build/release/motiongpt"; [ -x "$bin" ] || bin=".build/debug/motiongpt"
-[ -x "$bin" ] || { echo "check_html_viewer: build motiongpt first (swift build)"; exit 2; }
+bin="$(ls -t .build/release/motiongpt .build/debug/motiongpt 2>/dev/null | head -1)"   # the newer build
+[ -n "$bin" ] && [ -x "$bin" ] || { echo "check_html_viewer: build motiongpt first (swift build)"; exit 2; }
 work="$(mktemp -d)"; trap 'rm -rf "$work"' EXIT
 "$bin" render "$motion" -o "$work/viewer.html" --title "viewer check" > /dev/null
 "$browser" --headless=new --no-sandbox --disable-gpu --enable-logging=stderr --v=0 --virtual-time-budget=3000 \
