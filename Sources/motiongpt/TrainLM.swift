@@ -52,8 +52,7 @@ struct LMStageOptions: ParsableArguments {
         }
         let store = CheckpointStore(directory: out.appendingPathComponent("checkpoints-\(stage)"), keep: 3)
         if resume {
-            guard let state = store.latestValid() else { throw UserError("--resume: no readable checkpoint in \(store.directory.path)") }
-            for (url, reason) in store.skipped { print("skipped \(url.lastPathComponent): \(reason)") }
+            let state = try latestCheckpoint(store)
             try trainer.resume(from: state)
             print("resumed from \(state.url?.lastPathComponent ?? "checkpoint") at step \(trainer.step)")
         }
@@ -101,9 +100,7 @@ struct TrainPretrain: ParsableCommand {
 
     func run() throws {
         let out = URL(fileURLWithPath: model)
-        if !stage.resume && !stage.force && FileManager.default.fileExists(atPath: out.appendingPathComponent("config.json").path) {
-            throw UserError("\(out.path) already holds a model (use --force to overwrite or --resume to continue)")
-        }
+        try checkTrainingOutput(out, file: "config.json", resume: stage.resume, force: stage.force)
         _ = try stage.trainingOptions()
         let motion = try MotionTokenizer.load(directory: URL(fileURLWithPath: motionTokenizer))
         let t5: T5Model, spieceData: Data
@@ -146,9 +143,7 @@ struct TrainInstruct: ParsableCommand {
 
     func run() throws {
         let outURL = URL(fileURLWithPath: out)
-        if !stage.resume && !stage.force && FileManager.default.fileExists(atPath: outURL.appendingPathComponent("config.json").path) {
-            throw UserError("\(outURL.path) already holds a model (use --force to overwrite or --resume to continue)")
-        }
+        try checkTrainingOutput(outURL, file: "config.json", resume: stage.resume, force: stage.force)
         _ = try stage.trainingOptions()
         let t = try loadTemplates(templates)
         let full = try MotionGPTModel.load(directory: URL(fileURLWithPath: model))

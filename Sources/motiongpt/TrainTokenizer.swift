@@ -13,6 +13,20 @@ struct Train: ParsableCommand {
         subcommands: [TrainTokenizer.self, TrainPretrain.self, TrainInstruct.self])
 }
 
+/// The newest readable checkpoint of `store` for `--resume`, saying which damaged files were passed over.
+func latestCheckpoint(_ store: CheckpointStore) throws -> TrainingState {
+    guard let state = store.latestValid() else { throw UserError("--resume: no readable checkpoint in \(store.directory.path)") }
+    for (url, reason) in store.skipped { print("skipped \(url.lastPathComponent): \(reason)") }
+    return state
+}
+
+/// Refuses to replace a finished output (`file` inside `dir`) unless resuming or forced.
+func checkTrainingOutput(_ dir: URL, file: String, resume: Bool, force: Bool) throws {
+    if !resume && !force && FileManager.default.fileExists(atPath: dir.appendingPathComponent(file).path) {
+        throw UserError("\(dir.path) already holds a \(file == "config.json" ? "model" : "tokenizer") (use --force to overwrite or --resume to continue)")
+    }
+}
+
 /// `motiongpt train tokenizer`: MotionGPT's stage 1 on random windows of HumanML3D-feature motions.
 struct TrainTokenizer: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -67,10 +81,7 @@ struct TrainTokenizer: ParsableCommand {
     func run() throws {
         let outDir = URL(fileURLWithPath: out)
         let ckptDir = outDir.appendingPathComponent("checkpoints")
-        let fm = FileManager.default
-        if !resume && !force && fm.fileExists(atPath: outDir.appendingPathComponent("model.safetensors").path) {
-            throw UserError("\(outDir.path) already holds a tokenizer (use --force to overwrite or --resume to continue)")
-        }
+        try checkTrainingOutput(outDir, file: "model.safetensors", resume: resume, force: force)
         guard steps > 0, batchSize > 0, logEvery > 0, checkpointEvery > 0 else { throw UserError("--steps, --batch-size, --log-every and --checkpoint-every must be positive") }
         // Validate everything before the long work.
         var vq = try loadConfig()
@@ -97,8 +108,7 @@ struct TrainTokenizer: ParsableCommand {
         let trainer = try TokenizerTrainer(tokenizer: tokenizer, clips: train, options: options)
         let store = CheckpointStore(directory: ckptDir, keep: 3)
         if resume {
-            guard let state = store.latestValid() else { throw UserError("--resume: no readable checkpoint in \(ckptDir.path)") }
-            for (url, reason) in store.skipped { print("skipped \(url.lastPathComponent): \(reason)") }
+            let state = try latestCheckpoint(store)
             try trainer.resume(from: state)
             print("resumed from \(state.url?.lastPathComponent ?? "checkpoint") at step \(trainer.step)")
         }
