@@ -71,6 +71,7 @@ public struct FuzzHarness {
         var report = FuzzReport(target: target.name)
         report.seedFiles = seeds.count
         var rng = SeededRNG(seed: seed)
+        let seedSet = Set(seeds)
         var pool: [[UInt8]] = []
         var poolNext = 0
         let start = DispatchTime.now().uptimeNanoseconds
@@ -91,7 +92,7 @@ public struct FuzzHarness {
             do {
                 try target.body(Data(input))
                 report.accepted += 1
-                if i >= seeds.count && input != seeds.first {
+                if i >= seeds.count && !seedSet.contains(input) {
                     // Round-robin replacement keeps the pool fresh without unbounded growth.
                     if pool.count < poolLimit { pool.append(input) } else { pool[poolNext] = input; poolNext = (poolNext + 1) % poolLimit }
                 }
