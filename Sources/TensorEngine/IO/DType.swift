@@ -282,10 +282,11 @@ func ioReadFile(_ url: URL) throws -> Data {
     }
 }
 
-/// Writes bytes atomically-enough for our purposes, naming the file on failure.
+/// Writes bytes through a temporary file and a rename (Foundation's `.atomic`), so an interrupted
+/// write never leaves a half file under the name; names the file on failure.
 func ioWriteFile(_ data: Data, to url: URL) throws {
     do {
-        try data.write(to: url)
+        try data.write(to: url, options: .atomic)
     } catch {
         throw TensorError.io("\(url.path): cannot write: \(error.localizedDescription)")
     }
