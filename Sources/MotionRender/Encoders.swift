@@ -1,8 +1,9 @@
 import Foundation
 import TensorEngine
 
-/// PNG writer: 8-bit RGB, one zlib stream of stored (uncompressed) DEFLATE blocks with its Adler-32,
-/// chunks with CRC-32. Plain and exact; frames are small.
+/// PNG writer: 8-bit RGB, filter type 0, one zlib stream (DEFLATE with the fixed Huffman code and LZ77
+/// matches, `Deflate` below) with its Adler-32, chunks with CRC-32. A 480x400 frame of the renderer
+/// packs to a few kilobytes instead of the 576 KB of raw pixels.
 public enum PNGEncoder {
     public static func encode(_ image: IndexedImage) -> Data {
         let w = image.width, h = image.height, rgb = image.rgb
@@ -12,7 +13,7 @@ public enum PNGEncoder {
         var ihdr = Data()
         ihdr.appendBE32(UInt32(w)); ihdr.appendBE32(UInt32(h)); ihdr += Data([8, 2, 0, 0, 0])
         chunk(&out, "IHDR", ihdr)
-        chunk(&out, "IDAT", zlibStored(raw))
+        chunk(&out, "IDAT", zlib(raw))
         chunk(&out, "IEND", Data())
         return out
     }
@@ -24,29 +25,131 @@ public enum PNGEncoder {
         out.appendBE32(CRC32.checksum(typed))
     }
 
-    /// zlib header, stored blocks of at most 65535 bytes, Adler-32.
-    static func zlibStored(_ bytes: [UInt8]) -> Data {
-        var out = Data([0x78, 0x01])
-        var i = 0
-        repeat {
-            let n = min(65535, bytes.count - i)
-            out.append(i + n == bytes.count ? 1 : 0)
-            out.append(UInt8(n & 0xFF)); out.append(UInt8(n >> 8))
-            out.append(UInt8(~n & 0xFF)); out.append(UInt8((~n >> 8) & 0xFF))
-            out += bytes[i..<(i + n)]
-            i += n
-        } while i < bytes.count
+    /// zlib stream (RFC 1950): header (deflate, 32 KB window, no dictionary), DEFLATE data, Adler-32.
+    static func zlib(_ bytes: [UInt8]) -> Data {
+        var out = Data([0x78, 0x01])                 // (0x78 << 8 | 0x01) % 31 == 0, as the header check needs
+        out += Deflate.compress(bytes)
         out.appendBE32(adler32(bytes))
         return out
     }
 
     static func adler32(_ bytes: [UInt8]) -> UInt32 {
         var a: UInt32 = 1, b: UInt32 = 0
+        // 5552 is the most bytes that cannot overflow b before the modulo (zlib's NMAX).
         for chunkStart in stride(from: 0, to: bytes.count, by: 5552) {
             for v in bytes[chunkStart..<min(chunkStart + 5552, bytes.count)] { a += UInt32(v); b += a }
             a %= 65521; b %= 65521
         }
         return b << 16 | a
+    }
+}
+
+/// A DEFLATE (RFC 1951) compressor: one final block with the fixed Huffman code, greedy LZ77 matches
+/// found through hash chains over the 32 KB window. Rendered frames are mostly long runs of a few colours,
+/// which matches of up to 258 bytes take in a handful of bits, so dynamic tables would add little.
+public enum Deflate {
+    static let lengthBase: [Int] = [3, 4, 5, 6, 7, 8, 9, 10, 11, 13, 15, 17, 19, 23, 27, 31, 35, 43, 51, 59, 67, 83, 99, 115, 131, 163, 195, 227, 258]
+    static let lengthExtra: [Int] = [0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3, 4, 4, 4, 4, 5, 5, 5, 5, 0]
+    static let distBase: [Int] = [1, 2, 3, 4, 5, 7, 9, 13, 17, 25, 33, 49, 65, 97, 129, 193, 257, 385, 513, 769, 1025, 1537,
+                                  2049, 3073, 4097, 6145, 8193, 12289, 16385, 24577]
+    static let distExtra: [Int] = [0, 0, 0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6, 6, 7, 7, 8, 8, 9, 9, 10, 10, 11, 11, 12, 12, 13, 13]
+    static let window = 32768, minMatch = 3, maxMatch = 258, maxChain = 64
+
+    /// Raw DEFLATE data (no zlib wrapper) of `bytes`.
+    public static func compress(_ bytes: [UInt8]) -> [UInt8] {
+        var w = BitWriter()
+        w.write(1, 1)                          // BFINAL
+        w.write(1, 2)                          // BTYPE 01: fixed Huffman
+        let n = bytes.count
+        let hashBits = 15, hashSize = 1 << hashBits
+        var head = [Int](repeating: -1, count: hashSize)       // newest position with a given 3-byte hash
+        var prev = [Int](repeating: -1, count: window)         // older position with the same hash, by pos % window
+        func hash(_ i: Int) -> Int {
+            (Int(bytes[i]) << 10 ^ Int(bytes[i + 1]) << 5 ^ Int(bytes[i + 2])) & (hashSize - 1)
+        }
+        func insert(_ i: Int) {
+            guard i + minMatch <= n else { return }
+            let h = hash(i)
+            prev[i & (window - 1)] = head[h]
+            head[h] = i
+        }
+        var i = 0
+        while i < n {
+            var bestLen = 0, bestDist = 0
+            if i + minMatch <= n {
+                var candidate = head[hash(i)], chain = maxChain
+                let limit = min(maxMatch, n - i)
+                while candidate >= 0, i - candidate <= window, chain > 0 {
+                    var l = 0
+                    while l < limit && bytes[candidate + l] == bytes[i + l] { l += 1 }
+                    if l > bestLen { bestLen = l; bestDist = i - candidate; if l == limit { break } }
+                    let older = prev[candidate & (window - 1)]
+                    // A slot can be reused by a newer position once the window has moved past it.
+                    guard older < candidate else { break }
+                    candidate = older; chain -= 1
+                }
+            }
+            if bestLen >= minMatch {
+                writeLength(&w, bestLen)
+                writeDistance(&w, bestDist)
+                for k in i..<(i + bestLen) { insert(k) }
+                i += bestLen
+            } else {
+                writeLiteral(&w, Int(bytes[i]))
+                insert(i)
+                i += 1
+            }
+        }
+        writeLiteral(&w, 256)                  // end of block
+        return w.finish()
+    }
+
+    /// The fixed literal/length code (RFC 1951 3.2.6); Huffman codes go out most significant bit first.
+    static func writeLiteral(_ w: inout BitWriter, _ symbol: Int) {
+        switch symbol {
+        case 0...143: w.writeHuffman(0x30 + symbol, 8)
+        case 144...255: w.writeHuffman(0x190 + symbol - 144, 9)
+        case 256...279: w.writeHuffman(symbol - 256, 7)
+        default: w.writeHuffman(0xC0 + symbol - 280, 8)
+        }
+    }
+
+    static func writeLength(_ w: inout BitWriter, _ length: Int) {
+        // The last base not above `length` (258 has its own code 285 with no extra bits).
+        var k = lengthBase.count - 1
+        while lengthBase[k] > length { k -= 1 }
+        writeLiteral(&w, 257 + k)
+        if lengthExtra[k] > 0 { w.write(length - lengthBase[k], lengthExtra[k]) }
+    }
+
+    static func writeDistance(_ w: inout BitWriter, _ distance: Int) {
+        var k = distBase.count - 1
+        while distBase[k] > distance { k -= 1 }
+        w.writeHuffman(k, 5)
+        if distExtra[k] > 0 { w.write(distance - distBase[k], distExtra[k]) }
+    }
+}
+
+/// Bits packed least significant first, as DEFLATE stores them.
+struct BitWriter {
+    private(set) var bytes: [UInt8] = []
+    private var buffer: UInt64 = 0, count = 0
+
+    mutating func write(_ value: Int, _ bits: Int) {
+        buffer |= UInt64(value) << UInt64(count); count += bits
+        while count >= 8 { bytes.append(UInt8(buffer & 0xFF)); buffer >>= 8; count -= 8 }
+    }
+
+    /// A Huffman code, whose first bit is its most significant.
+    mutating func writeHuffman(_ code: Int, _ bits: Int) {
+        var reversed = 0
+        for b in 0..<bits where code & (1 << b) != 0 { reversed |= 1 << (bits - 1 - b) }
+        write(reversed, bits)
+    }
+
+    mutating func finish() -> [UInt8] {
+        if count > 0 { bytes.append(UInt8(buffer & 0xFF)); buffer = 0; count = 0 }
+        return bytes
     }
 }
 

@@ -8,7 +8,7 @@ public enum HTMLViewer {
     public static func page(_ motion: Motion, title: String) -> String {
         // Joint positions in millimetres as integers keep the page small and exact to 1 mm.
         let frames = motion.positions.map { "[" + $0.map { "\(Int(($0.x * 1000).rounded())),\(Int(($0.y * 1000).rounded())),\(Int(($0.z * 1000).rounded()))" }.joined(separator: ",") + "]" }
-        let sides = motion.skeleton.jointNames.map { $0.lowercased().contains("left") ? 1 : ($0.lowercased().contains("right") ? 2 : 0) }
+        let sides = motion.skeleton.jointNames.map { BodySide.of($0).rawValue }
         let bones = motion.skeleton.bones.map { "[\($0.0),\($0.1)]" }.joined(separator: ",")
         let safeTitle = title.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;").replacingOccurrences(of: ">", with: "&gt;")
         let jsTitle = String(decoding: (try? JSONSerialization.data(withJSONObject: [title], options: [])) ?? Data("[\"\"]".utf8), as: UTF8.self)
@@ -26,6 +26,7 @@ public enum HTMLViewer {
         const FPS = \(motion.fps);
         const SIDES = [\(sides.map(String.init).joined(separator: ","))];
         const BONES = [\(bones)];
+        const HEAD = \(motion.skeleton.jointNames.firstIndex(of: "head") ?? -1);
         const FRAMES = [\(frames.joined(separator: ",\n"))];
         const N = FRAMES.length, J = SIDES.length;
         const canvas = document.getElementById("view"), ctx = canvas.getContext("2d");
@@ -60,6 +61,7 @@ public enum HTMLViewer {
           for (const [a, b] of order) seg(pts[a], pts[b], ["#3c3c46", "#dc463c", "#286ec8"][SIDES[b]], 5 * devicePixelRatio);
           ctx.fillStyle = "#1e1e1e";
           for (const q of pts) { ctx.beginPath(); ctx.arc(q[0], q[1], 3 * devicePixelRatio, 0, 2*Math.PI); ctx.fill(); }
+          if (HEAD >= 0) { ctx.fillStyle = "#3c3c46"; ctx.beginPath(); ctx.arc(pts[HEAD][0], pts[HEAD][1], 9 * devicePixelRatio, 0, 2*Math.PI); ctx.fill(); }
           ctx.fillStyle = "#141414"; ctx.font = (16 * devicePixelRatio) + "px sans-serif"; ctx.fillText(TITLE, 12 * devicePixelRatio, 24 * devicePixelRatio);
           slider.value = String(frame); count.textContent = (frame + 1) + " / " + N;
         }
@@ -81,7 +83,8 @@ public enum HTMLViewer {
     }
 }
 
-/// Writes a motion as a picture by the file extension: `.gif` (animated), `.png` (one frame, `frame`),
+/// Writes a motion as a picture by the file extension: `.gif` (animated, delay 100/fps cs), `.png` (one frame:
+/// `frame`, default the middle one),
 /// `.html` (interactive viewer), `.mp4` (through ffmpeg, when installed).
 public enum MotionRenderer {
     public static let extensions = ["gif", "png", "html", "mp4"]
@@ -117,6 +120,8 @@ public enum MotionRenderer {
         return nil
     }
 
+    /// Pipes raw rgb24 frames to ffmpeg (H.264, yuv420p). ffmpeg writes a temporary file beside the
+    /// output that replaces it only on success, so a failed run never leaves a broken or clobbered file.
     static func writeMP4(_ motion: Motion, to url: URL, options: RenderOptions) throws {
         guard let ffmpeg = ffmpeg() else {
             throw RenderError.io("writing .mp4 needs ffmpeg on the PATH (apt-get install ffmpeg); .gif and .html need nothing")
@@ -124,18 +129,47 @@ public enum MotionRenderer {
         var o = options
         o.width -= o.width % 2; o.height -= o.height % 2     // yuv420p needs even sizes
         let renderer = try StickFigureRenderer(motion: motion, options: o)
+        let partial = url.deletingLastPathComponent().appendingPathComponent(".\(url.lastPathComponent).\(ProcessInfo.processInfo.processIdentifier).partial")
+        defer { try? FileManager.default.removeItem(at: partial) }
         let p = Process()
         p.executableURL = ffmpeg
-        p.arguments = ["-y", "-loglevel", "error", "-f", "rawvideo", "-pix_fmt", "rgb24", "-s", "\(o.width)x\(o.height)",
-                       "-r", String(motion.fps), "-i", "-", "-pix_fmt", "yuv420p", "-c:v", "libx264", "-movflags", "+faststart", url.path]
+        p.arguments = ["-y", "-nostdin", "-loglevel", "error", "-f", "rawvideo", "-pix_fmt", "rgb24", "-s", "\(o.width)x\(o.height)",
+                       "-r", String(motion.fps), "-i", "pipe:0", "-pix_fmt", "yuv420p", "-c:v", "libx264", "-movflags", "+faststart",
+                       "-f", "mp4", partial.path]
         let input = Pipe(), err = Pipe()
         p.standardInput = input
+        p.standardOutput = FileHandle.nullDevice
         p.standardError = err
+        // An ffmpeg that quits early closes the pipe: without this the next write would kill us by SIGPIPE
+        // instead of reporting ffmpeg's message.
+        signal(SIGPIPE, SIG_IGN)
         do { try p.run() } catch { throw RenderError.io("cannot start ffmpeg: \(error.localizedDescription)") }
-        for i in 0..<motion.frameCount { input.fileHandleForWriting.write(Data(renderer.frame(i).rgb)) }
+        // Read ffmpeg's messages while writing, so a chatty ffmpeg cannot block on a full stderr pipe.
+        let messages = MessageBuffer()
+        err.fileHandleForReading.readabilityHandler = { h in messages.append(h.availableData) }
+        var writeFailed = false
+        for i in 0..<motion.frameCount where !writeFailed {
+            do { try input.fileHandleForWriting.write(contentsOf: Data(renderer.frame(i).rgb)) } catch { writeFailed = true }
+        }
         try? input.fileHandleForWriting.close()
-        let message = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
         p.waitUntilExit()
-        guard p.terminationStatus == 0 else { throw RenderError.io("ffmpeg failed: \(message.split(separator: "\n").first ?? "")") }
+        err.fileHandleForReading.readabilityHandler = nil
+        messages.append(err.fileHandleForReading.readDataToEndOfFile())
+        guard p.terminationStatus == 0, !writeFailed else {
+            let first = messages.text.split(separator: "\n").first.map(String.init) ?? "exit status \(p.terminationStatus)"
+            throw RenderError.io("ffmpeg failed writing \(url.lastPathComponent): \(first)")
+        }
+        do {
+            if FileManager.default.fileExists(atPath: url.path) { _ = try FileManager.default.replaceItemAt(url, withItemAt: partial) }
+            else { try FileManager.default.moveItem(at: partial, to: url) }
+        } catch { throw RenderError.io("\(url.path): \(error.localizedDescription)") }
     }
+}
+
+/// Bytes collected from another thread (ffmpeg's standard error).
+private final class MessageBuffer: @unchecked Sendable {
+    private let lock = NSLock()
+    private var data = Data()
+    func append(_ d: Data) { lock.lock(); data.append(d); lock.unlock() }
+    var text: String { lock.lock(); defer { lock.unlock() }; return String(decoding: data, as: UTF8.self) }
 }

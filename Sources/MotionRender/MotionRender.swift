@@ -140,8 +140,7 @@ public struct StickFigureRenderer {
             Self.view(pose[$0.1] - centre, yawC, yawS, pitchC, pitchS).z > Self.view(pose[$1.1] - centre, yawC, yawS, pitchC, pitchS).z
         }
         for (p, c) in bones {
-            let name = names[c].lowercased()
-            let colour = name.contains("left") ? RenderPalette.left : (name.contains("right") ? RenderPalette.right : RenderPalette.spine)
+            let colour = [RenderPalette.spine, RenderPalette.left, RenderPalette.right][BodySide.of(names[c]).rawValue]
             line(&img, project(pose[p]), project(pose[c]), options.boneThickness, colour)
         }
         for j in pose.indices { disc(&img, project(pose[j]), Float(options.boneThickness) * 0.8, RenderPalette.joint) }
@@ -182,9 +181,32 @@ public struct StickFigureRenderer {
     }
 }
 
-/// A 5x7 bitmap font for printable ASCII (lower case drawn as upper case), drawn here so no font file is needed.
+/// Which side of the body a joint is on, from its name: HumanML3D/KIT (`left_hip`), CMU BVH (`LeftUpLeg`),
+/// and the short forms of other BVH exporters (`LHipJoint`, `l_knee`, `R_Wrist`). A bone takes its child's side.
+enum BodySide: Int {
+    case centre = 0, left = 1, right = 2
+
+    static func of(_ name: String) -> BodySide {
+        let lower = name.lowercased()
+        if lower.contains("left") { return .left }
+        if lower.contains("right") { return .right }
+        let chars = Array(name)
+        guard chars.count >= 2 else { return .centre }
+        // "l_", "L.", "R-" prefixes, or a capital L/R followed by another capital ("LHip", not "Leg" nor "LOWERBACK").
+        let separated = "_.- ".contains(chars[1]), camel = chars[0].isUppercase && chars[1].isUppercase && name != name.uppercased()
+        guard separated || camel else { return .centre }
+        switch chars[0] {
+        case "l", "L": return .left
+        case "r", "R": return .right
+        default: return .centre
+        }
+    }
+}
+
+/// A 5x7 bitmap font for printable ASCII (space and anything outside ASCII drawn blank), defined here so no
+/// font file is needed.
 enum BitmapFont {
-    /// Rows of 5 bits, top to bottom.
+    /// Rows of 5 bits, top to bottom: 7 rows above the baseline, 9 for letters that descend below it.
     static let glyphs: [Character: [UInt8]] = [
         "A": [14, 17, 17, 31, 17, 17, 17], "B": [30, 17, 17, 30, 17, 17, 30], "C": [14, 17, 16, 16, 16, 17, 14],
         "D": [30, 17, 17, 17, 17, 17, 30], "E": [31, 16, 16, 30, 16, 16, 31], "F": [31, 16, 16, 30, 16, 16, 16],
@@ -206,12 +228,25 @@ enum BitmapFont {
         ")": [8, 4, 2, 2, 2, 4, 8], "#": [10, 10, 31, 10, 31, 10, 10], "%": [24, 25, 2, 4, 8, 19, 3],
         "&": [12, 18, 20, 8, 21, 18, 13], "=": [0, 0, 31, 0, 31, 0, 0], "_": [0, 0, 0, 0, 0, 0, 31],
         "<": [2, 4, 8, 16, 8, 4, 2], ">": [8, 4, 2, 1, 2, 4, 8], "*": [0, 4, 21, 14, 21, 4, 0],
+        "@": [14, 17, 1, 13, 21, 21, 14], "$": [4, 15, 20, 14, 5, 30, 4], "[": [14, 8, 8, 8, 8, 8, 14],
+        "]": [14, 2, 2, 2, 2, 2, 14], "{": [2, 4, 4, 8, 4, 4, 2], "}": [8, 4, 4, 2, 4, 4, 8],
+        "\\": [16, 16, 8, 4, 2, 1, 1], "^": [4, 10, 17, 0, 0, 0, 0], "`": [8, 4, 2, 0, 0, 0, 0],
+        "|": [4, 4, 4, 4, 4, 4, 4], "~": [0, 0, 8, 21, 2, 0, 0],
+        "a": [0, 0, 14, 1, 15, 17, 15], "b": [16, 16, 22, 25, 17, 17, 30], "c": [0, 0, 14, 16, 16, 17, 14],
+        "d": [1, 1, 13, 19, 17, 17, 15], "e": [0, 0, 14, 17, 31, 16, 14], "f": [6, 9, 8, 28, 8, 8, 8],
+        "g": [0, 0, 15, 17, 17, 17, 15, 1, 14], "h": [16, 16, 22, 25, 17, 17, 17], "i": [4, 0, 12, 4, 4, 4, 14],
+        "j": [2, 0, 6, 2, 2, 2, 2, 18, 12], "k": [16, 16, 18, 20, 24, 20, 18], "l": [12, 4, 4, 4, 4, 4, 14],
+        "m": [0, 0, 26, 21, 21, 17, 17], "n": [0, 0, 22, 25, 17, 17, 17], "o": [0, 0, 14, 17, 17, 17, 14],
+        "p": [0, 0, 30, 17, 17, 17, 30, 16, 16], "q": [0, 0, 15, 17, 17, 17, 15, 1, 1], "r": [0, 0, 22, 25, 16, 16, 16],
+        "s": [0, 0, 14, 16, 14, 1, 30], "t": [8, 8, 28, 8, 8, 9, 6], "u": [0, 0, 17, 17, 17, 19, 13],
+        "v": [0, 0, 17, 17, 17, 10, 4], "w": [0, 0, 17, 17, 21, 21, 10], "x": [0, 0, 17, 10, 4, 10, 17],
+        "y": [0, 0, 17, 17, 17, 17, 15, 1, 14], "z": [0, 0, 31, 2, 4, 8, 31],
     ]
 
     /// Draws `text` from (x, y) (top left), `scale` pixels per font pixel, cut at `maxWidth` with "...".
     static func draw(_ img: inout IndexedImage, _ text: String, x: Int, y: Int, scale: Int, colour: UInt8, maxWidth: Int) {
         let advance = 6 * scale
-        var chars = Array(text.uppercased())
+        var chars = Array(text)
         let fit = max(0, maxWidth / advance)
         if chars.count > fit { chars = Array(chars.prefix(max(0, fit - 3))) + Array("...") }
         for (i, ch) in chars.enumerated() {

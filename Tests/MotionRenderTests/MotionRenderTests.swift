@@ -1,6 +1,6 @@
 import Foundation
 import MotionData
-import TensorEngine
+@testable import TensorEngine
 import XCTest
 @testable import MotionRender
 
@@ -31,23 +31,40 @@ final class MotionRenderTests: XCTestCase {
             i += 12 + n
         }
         XCTAssertEqual(types, ["IHDR", "IDAT", "IEND"])
-        // zlib: header, stored DEFLATE blocks (BTYPE 00), Adler-32.
+        // zlib: header, DEFLATE data (inflated by TensorEngine's decoder, written for zip files), Adler-32.
+        XCTAssertEqual(idat[0] & 0x0F, 8, "deflate")
         XCTAssertEqual((Int(idat[0]) << 8 | Int(idat[1])) % 31, 0)
-        var p = 2, raw: [UInt8] = [], final = false
-        while !final {
-            final = idat[p] & 1 == 1
-            XCTAssertEqual(idat[p] >> 1 & 3, 0)
-            let len = Int(idat[p + 1]) | Int(idat[p + 2]) << 8, nlen = Int(idat[p + 3]) | Int(idat[p + 4]) << 8
-            XCTAssertEqual(len ^ 0xFFFF, nlen)
-            raw += idat[(p + 5)..<(p + 5 + len)]
-            p += 5 + len
-        }
+        let raw = [UInt8](try ioInflate(Data(idat[2..<(idat.count - 4)]), expectedSize: 90 * 361, origin: "png"))
         var a: UInt32 = 1, b: UInt32 = 0
         for v in raw { a = (a + UInt32(v)) % 65521; b = (b + a) % 65521 }
-        XCTAssertEqual(be32(idat, p), b << 16 | a)
+        XCTAssertEqual(be32(idat, idat.count - 4), b << 16 | a)
+        XCTAssertLessThan(png.count, raw.count / 4, "the frame compresses")
         var rgb: [UInt8] = []
         for y in 0..<90 { XCTAssertEqual(raw[y * 361], 0); rgb += raw[(y * 361 + 1)..<((y + 1) * 361)] }
         XCTAssertEqual(rgb, img.rgb)
+    }
+
+    func testDeflateRoundTripsThroughAnIndependentInflater() throws {
+        // Literals of every byte value, runs longer than 258, overlapping matches, far matches near the
+        // 32 KB window edge, and incompressible noise: every length and distance code gets used.
+        var rng = SeededRNG(seed: 7)
+        var cases: [[UInt8]] = [[], [42], Array(0...255), [UInt8](repeating: 9, count: 70_000)]
+        var mixed: [UInt8] = []
+        let block = (0..<1000).map { _ in UInt8(rng.nextInt(256)) }
+        for k in 0..<400 {
+            switch k % 4 {
+            case 0: mixed += block[0..<(1 + rng.nextInt(300))]
+            case 1: mixed += [UInt8](repeating: UInt8(rng.nextInt(4)), count: rng.nextInt(600))
+            case 2: mixed += (0..<rng.nextInt(200)).map { _ in UInt8(rng.nextInt(256)) }
+            default: if mixed.count > 33_000 { let start = mixed.count - 32_768; mixed += mixed[start..<(start + rng.nextInt(500))] }
+            }
+        }
+        cases.append(mixed)
+        for bytes in cases {
+            let packed = Deflate.compress(bytes)
+            XCTAssertEqual([UInt8](try ioInflate(Data(packed), expectedSize: bytes.count, origin: "test")), bytes, "\(bytes.count) bytes")
+        }
+        XCTAssertLessThan(Deflate.compress(cases[3]).count, 1000, "a long run packs into matches")
     }
 
     /// GIF LZW decoding as the GIF89a specification describes it.
@@ -138,6 +155,42 @@ final class MotionRenderTests: XCTestCase {
         let framesBlock = html.components(separatedBy: "const FRAMES = [")[1].components(separatedBy: "];")[0]
         XCTAssertEqual(framesBlock.split(separator: "\n").count, 170)
         XCTAssertEqual(framesBlock.split(separator: "\n")[0].split(separator: ",").count, 22 * 3)
+    }
+
+    func testBitmapFontCoversPrintableASCII() throws {
+        // Every printable character but space has its own glyph: a missing or duplicated one draws wrong text.
+        let printable = (33...126).map { Character(UnicodeScalar(UInt8($0))) }
+        for ch in printable { XCTAssertNotNil(BitmapFont.glyphs[ch], "glyph for \(ch)") }
+        XCTAssertEqual(Set(printable.compactMap { BitmapFont.glyphs[$0] }).count, printable.count, "glyphs are distinct")
+        for (ch, rows) in BitmapFont.glyphs { XCTAssertEqual(rows.count, "gjpqy".contains(ch) ? 9 : 7, "\(ch)"); XCTAssertTrue(rows.allSatisfy { $0 < 32 }) }
+        // Drawn pixels are the glyph's bits at the given scale and place.
+        var img = IndexedImage(width: 40, height: 24)
+        BitmapFont.draw(&img, "a@g", x: 3, y: 2, scale: 2, colour: RenderPalette.text, maxWidth: 40)
+        for (k, ch) in ["a", "@", "g"].enumerated() {
+            let rows = BitmapFont.glyphs[Character(ch)]! + [0, 0]
+            for r in 0..<18 { for c in 0..<10 {
+                let on = rows[r / 2] & (16 >> (c / 2)) != 0
+                XCTAssertEqual(img[3 + k * 12 + c, 2 + r], on ? RenderPalette.text : RenderPalette.background, "\(ch) at \(c),\(r)")
+            } }
+        }
+        // Too long a title is cut with "..." inside the width.
+        var small = IndexedImage(width: 64, height: 10)
+        BitmapFont.draw(&small, String(repeating: "W", count: 40), x: 0, y: 0, scale: 1, colour: RenderPalette.text, maxWidth: 64)
+        let lastColumn = (0..<64).last { x in (0..<10).contains { small[x, $0] != RenderPalette.background } }!
+        XCTAssertLessThan(lastColumn, 60)
+    }
+
+    func testBonesAreColouredBySideFromJointNames() {
+        for (name, side) in [("left_hip", BodySide.left), ("right_wrist", .right), ("LeftUpLeg", .left), ("RightHand", .right),
+                             ("LHipJoint", .left), ("RThumb", .right), ("l_knee", .left), ("R_Wrist", .right), ("spine1", .centre),
+                             ("LowerBack", .centre), ("Root", .centre), ("Hips", .centre), ("LOWERBACK", .centre), ("Head", .centre)] {
+            XCTAssertEqual(BodySide.of(name), side, name)
+        }
+        // HumanML3D's kinematic chains (right leg, left leg, spine, right arm, left arm) agree with the names.
+        let s = Skeleton.humanML3D
+        for (chain, side) in zip(s.kinematicChains, [BodySide.right, .left, .centre, .right, .left]) {
+            for j in chain.dropFirst() { XCTAssertEqual(BodySide.of(s.jointNames[j]), side, s.jointNames[j]) }
+        }
     }
 
     func testBadInputsAreRefused() throws {
