@@ -4,6 +4,7 @@
 # Needs Chromium (Debian: apt-get install -y chromium) and a built motiongpt. Not part of CI (Chromium is
 # large); run it after changing Sources/MotionRender/HTMLViewer.swift:
 #   bash Tools/check_html_viewer.sh [motion file]      (default: the HumanML3D sample clip)
+# MOTIONGPT_BIN=path/to/motiongpt picks the binary (default: the newer of .build/release and .build/debug).
 # It renders the motion to HTML, loads the page with a 3-second virtual time budget (the animation runs),
 # and reads the console messages Chromium logs; the check passes when the page's script ran to the end
 # (it sets the frame counter) and no console error or uncaught exception was logged.
@@ -12,7 +13,7 @@ cd "$(dirname "$0")/.."
 motion="${1:-../shared/data/humanml3d-sample/new_joints_012314.npy}"
 browser="$(command -v chromium || command -v chromium-browser || command -v google-chrome || true)"
 [ -n "$browser" ] || { echo "check_html_viewer: no Chromium found (apt-get install -y chromium)"; exit 2; }
-bin="$(ls -t .build/release/motiongpt .build/debug/motiongpt 2>/dev/null | head -1)"   # the newer build
+bin="${MOTIONGPT_BIN:-$(ls -t .build/release/motiongpt .build/debug/motiongpt 2>/dev/null | head -1)}"   # given, or the newer build
 [ -n "$bin" ] && [ -x "$bin" ] || { echo "check_html_viewer: build motiongpt first (swift build)"; exit 2; }
 work="$(mktemp -d)"; trap 'rm -rf "$work"' EXIT
 "$bin" render "$motion" -o "$work/viewer.html" --title "viewer check" > /dev/null
