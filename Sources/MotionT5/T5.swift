@@ -83,6 +83,18 @@ public struct T5Config: Codable, Equatable, Sendable {
             throw ModuleError.invalidConfiguration("\(name) must be positive, got \(value)")
         }
         guard dropoutRate >= 0 && dropoutRate < 1 else { throw ModuleError.invalidConfiguration("dropout_rate \(dropoutRate) outside [0, 1)") }
+        // A hostile or mistyped config.json must fail here, not in a terabyte allocation.
+        for (name, value, limit) in [("vocab_size", vocabSize, 4_000_000), ("d_model", dModel, 65_536), ("d_kv", dKv, 65_536),
+                                     ("d_ff", dFf, 262_144), ("num_heads", numHeads, 1024), ("num_layers", numLayers, 512),
+                                     ("decoder layers", decoderLayers, 512), ("relative_attention_num_buckets", relativeAttentionNumBuckets, 4096)]
+            where value > limit {
+            throw ModuleError.invalidConfiguration("\(name) \(value) is above the limit of \(limit)")
+        }
+        let perLayer = Double(dModel) * Double(numHeads * dKv) * 4 + Double(dModel) * Double(dFf) * 3
+        let weights = Double(vocabSize) * Double(dModel) * 2 + perLayer * Double(numLayers + 2 * decoderLayers)
+        guard weights <= 20e9 else {
+            throw ModuleError.invalidConfiguration("the configuration asks for \(Int(weights / 1e9)) billion weights, above the limit of 20 billion")
+        }
         _ = try activation()
     }
 }

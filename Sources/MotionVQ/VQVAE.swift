@@ -85,6 +85,11 @@ public struct VQVAEConfig: Codable, Equatable, Sendable {
         guard width > 0, depth >= 1, downT >= 0, dilationGrowthRate >= 1 else {
             throw bad("width, depth, down_t and dilation_growth_rate must be positive")
         }
+        // Bounds so a mistyped or hostile config.json fails here rather than in a huge allocation.
+        guard nfeats <= 100_000, codeNum <= 1_000_000, codeDim <= 65_536, width <= 65_536, depth <= 64, downT <= 16,
+              dilationGrowthRate <= 64, Double(codeNum) * Double(codeDim) <= 1e9, Double(width) * Double(width) * Double(depth) <= 1e10 else {
+            throw bad("sizes are beyond any motion tokenizer (nfeats \(nfeats), code_num \(codeNum), code_dim \(codeDim), width \(width), depth \(depth), down_t \(downT))")
+        }
         guard strideT == 2 else { throw bad("stride_t must be 2 (the decoder upsamples by 2 per level), got \(strideT)") }
         guard ["relu", "silu", "gelu"].contains(activation) else { throw bad("activation must be relu, silu or gelu, got \(activation)") }
         guard ["ema_reset", "ema"].contains(quantizer) else { throw bad("quantizer must be ema_reset or ema, got \(quantizer)") }

@@ -145,6 +145,11 @@ final class T5Tests: XCTestCase {
         XCTAssertThrowsError(try gen.generate([[5]], options: o))
         let missing = FileManager.default.temporaryDirectory.appendingPathComponent("no-such-model-\(UUID().uuidString)")
         XCTAssertThrowsError(try T5Model.load(directory: missing)) { XCTAssertTrue("\($0)".contains("config.json")) }
+        // Sizes no machine holds are refused before anything is allocated.
+        var huge = T5Config(); huge.dModel = 1_000_000_000_000
+        XCTAssertThrowsError(try T5Model(config: huge)) { XCTAssertTrue("\($0)".contains("d_model")) }
+        huge = T5Config(); huge.vocabSize = 3_000_000; huge.dModel = 16_384
+        XCTAssertThrowsError(try T5Model(config: huge)) { XCTAssertTrue("\($0)".contains("billion")) }
     }
 
     func testSamplingIsSeededAndTopKOneIsGreedy() throws {

@@ -123,6 +123,8 @@ final class VQVAETests: XCTestCase {
         XCTAssertThrowsError(try VQVAE(config: bad)) { XCTAssertTrue("\($0)".contains("code_dim")) }
         bad = VQVAEConfig(); bad.activation = "swish"
         XCTAssertThrowsError(try VQVAE(config: bad)) { XCTAssertTrue("\($0)".contains("activation")) }
+        bad = VQVAEConfig(); bad.width = 1_000_000_000
+        XCTAssertThrowsError(try VQVAE(config: bad)) { XCTAssertTrue("\($0)".contains("beyond")) }
         XCTAssertEqual(VQVAEConfig.tiny(nfeats: 251).jointCount, 21)
     }
 }
