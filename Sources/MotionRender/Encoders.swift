@@ -159,6 +159,11 @@ public enum GIFEncoder {
     public static func encode(_ frames: [IndexedImage], fps: Float) throws -> Data {
         guard let first = frames.first else { throw RenderError.badInput("no frames to write") }
         guard frames.allSatisfy({ $0.width == first.width && $0.height == first.height }) else { throw RenderError.badInput("frames differ in size") }
+        guard first.width <= 65535, first.height <= 65535 else { throw RenderError.badInput("GIF frames are at most 65535 pixels a side") }
+        let colours = RenderPalette.colors.count
+        for (k, f) in frames.enumerated() where f.pixels.contains(where: { Int($0) >= colours }) {
+            throw RenderError.badInput("frame \(k) uses a colour index outside the \(colours)-colour palette")
+        }
         var out = Data("GIF89a".utf8)
         out.appendLE16(UInt16(first.width)); out.appendLE16(UInt16(first.height))
         out += Data([0xF3, 0, 0])                                   // global table of 2^(3+1) = 16 colours
@@ -180,11 +185,14 @@ public enum GIFEncoder {
     }
 
     /// GIF's LZW: codes LSB-first, width growing from minCodeSize+1 to 12 bits, clear code on a full table.
+    /// Pixels must be below 2^minCodeSize.
     static func compress(_ pixels: [UInt8], minCodeSize: Int) -> [UInt8] {
-        let clear = 1 << minCodeSize, end = clear + 1
+        let clear = 1 << minCodeSize, end = clear + 1, symbols = 1 << minCodeSize
         var out = [UInt8](), bitBuffer: UInt32 = 0, bitCount = 0
         var width = minCodeSize + 1, next = end + 1
-        var table: [Int: Int] = [:]       // (prefix code << 8 | byte) -> code
+        // table[prefix * symbols + pixel] = code of the string prefix+pixel, or 0 when absent (no string
+        // gets code 0: codes below `end` are single pixels and the clear/end codes).
+        var table = [UInt16](repeating: 0, count: 4096 * symbols)
         func emit(_ code: Int) {
             bitBuffer |= UInt32(code) << UInt32(bitCount); bitCount += width
             while bitCount >= 8 { out.append(UInt8(bitBuffer & 0xFF)); bitBuffer >>= 8; bitCount -= 8 }
@@ -192,17 +200,19 @@ public enum GIFEncoder {
         emit(clear)
         guard var prefix = pixels.first.map(Int.init) else { emit(end); if bitCount > 0 { out.append(UInt8(bitBuffer & 0xFF)) }; return out }
         for p in pixels.dropFirst() {
-            let key = prefix << 8 | Int(p)
-            if let code = table[key] { prefix = code; continue }
+            let key = prefix * symbols + Int(p)
+            let code = Int(table[key])
+            if code != 0 { prefix = code; continue }
             emit(prefix)
             if next < 4096 {
-                table[key] = next
-                // The decoder widens when its next free code reaches 2^width.
+                table[key] = UInt16(next)
+                // The decoder adds each entry one code later than we do, so it widens when our `next`
+                // passes 2^width, not when it reaches it.
                 if next == (1 << width) && width < 12 { width += 1 }
                 next += 1
             } else {
                 emit(clear)
-                table.removeAll(keepingCapacity: true)
+                for k in table.indices { table[k] = 0 }
                 width = minCodeSize + 1; next = end + 1
             }
             prefix = Int(p)

@@ -9,7 +9,7 @@ struct Convert: ParsableCommand {
         abstract: "Convert a motion between .npy (joints [T,J,3] or features [T,263]/[T,251]), .bvh and .json.")
     @Argument(help: "Input motion file.") var input: String
     @Option(name: .shortAndLong, help: "Output file (.npy, .bvh, .json).") var output: String
-    @Flag(name: .long, help: "Write HumanML3D features [T-1, 263] instead of joints (.npy output).") var features = false
+    @Flag(name: .long, help: "Write raw features [T-1, 263] (KIT: [T-1, 251]) instead of joints (.npy output).") var features = false
     @Flag(name: .long, help: "Overwrite the output file.") var force = false
 
     func run() throws {
@@ -32,8 +32,8 @@ struct Render: ParsableCommand {
     @Argument(help: "Input motion file (.npy, .bvh, .json).") var input: String
     @Option(name: .shortAndLong, help: "Output file (.gif, .png, .mp4, .html).") var output: String
     @Option(name: .long, help: "Title drawn on the picture (default: the file name).") var title: String?
-    @Option(name: .long) var width: Int = 480
-    @Option(name: .long) var height: Int = 400
+    @Option(name: .long, help: "Picture width in pixels (64-4096; .gif, .png, .mp4).") var width: Int = 480
+    @Option(name: .long, help: "Picture height in pixels (64-4096).") var height: Int = 400
     @Option(name: .long, help: "Frame for .png (default: the middle).") var frame: Int?
     @Flag(name: .long, help: "Overwrite the output file.") var force = false
 

@@ -202,6 +202,10 @@ final class MotionRenderTests: XCTestCase {
         XCTAssertThrowsError(try StickFigureRenderer(motion: try Motion(skeleton: motion.skeleton, positions: broken)))
         let dir = FileManager.default.temporaryDirectory
         XCTAssertThrowsError(try MotionRenderer.write(motion, to: dir.appendingPathComponent("x.tiff"))) { XCTAssertTrue("\($0)".contains(".tiff")) }
+        var offPalette = IndexedImage(width: 8, height: 8)
+        offPalette[3, 3] = 16
+        XCTAssertThrowsError(try GIFEncoder.encode([IndexedImage(width: 8, height: 8), offPalette], fps: 20)) { XCTAssertTrue("\($0)".contains("frame 1")) }
+        XCTAssertThrowsError(try GIFEncoder.encode([], fps: 20))
         let png = dir.appendingPathComponent("render-\(UUID().uuidString).png")
         defer { try? FileManager.default.removeItem(at: png) }
         try MotionRenderer.write(motion, to: png)
