@@ -28,10 +28,10 @@ extension Motion {
 }
 
 extension MotionFeatures {
-    /// Features `[T, D]` of the mirrored motion: joints recovered from the features, mirrored, and the
-    /// features computed again by the dataset processing (one frame fewer, as from any joints).
+    /// Features `[T, D]` of the mirrored motion, computed in feature space (`mirrorInFeatureSpace`: exact,
+    /// all frames kept, no inverse kinematics; equal to the joint route when bone lengths are kept).
     public static func mirrored(_ features: Tensor) throws -> Tensor {
-        try Motion(features: features).mirrored().features()
+        try mirrorInFeatureSpace(features)
     }
 
     /// A caption for the mirrored motion: `left` and `right` swapped, as HumanML3D does for its mirrored texts.

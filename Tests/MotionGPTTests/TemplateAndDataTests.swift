@@ -141,7 +141,7 @@ final class TemplateAndDataTests: XCTestCase {
         let plain = try roundTripError(motion), mirror = try roundTripError(try motion.mirrored())
         XCTAssertLessThan(plain, 1e-4)
         XCTAssertLessThan(mirror, 1e-4, "mirror round trip \(mirror) m vs \(plain) m")
-        XCTAssertEqual(try MotionFeatures.mirrored(try motion.features()).shape, [168, 263])
+        XCTAssertEqual(try MotionFeatures.mirrored(try motion.features()).shape, [169, 263])
         XCTAssertEqual(MotionFeatures.mirroredCaption("a man turns left, then Right; leftover"), "a man turns right, then Left; leftover")
     }
 
