@@ -36,41 +36,12 @@ extension MotionGPTModel {
         vocabulary.startToken + codes.map { MotionVocabulary.token($0) }.joined() + vocabulary.endToken
     }
 
-    /// Splits generated ids into text and motion spans. Codes between a start and an end token form a
-    /// span; pad tokens are dropped; codes outside a start..end pair still form a span (a model that
-    /// forgets the start token still answered with motion); a span open at the end is kept and flagged.
+    /// Splits generated ids into text and motion spans (`MotionVocabulary.parse`: codes between a start
+    /// and an end token form a span, pads are dropped, codes without a start token still form a span, a
+    /// span still open at the end is kept and flagged). Empty spans carry no motion and are left out.
     public func parse(_ ids: [Int]) -> (text: String, codes: [[Int]], unterminated: Bool) {
-        let k = vocabulary.codebookSize
-        var spans: [[Int]] = [], current: [Int]? = nil, textIDs: [Int] = []
-        for id in ids {
-            let m = id - firstMotionID
-            if m == k {                                    // start
-                if let c = current, !c.isEmpty { spans.append(c) }
-                current = []
-            } else if m == k + 1 {                         // end
-                if let c = current, !c.isEmpty { spans.append(c); textIDs.append(-1) }
-                current = nil
-            } else if m == k + 2 {                         // pad (masked position)
-                continue
-            } else if (0..<k).contains(m) {
-                if current == nil { current = [] }
-                current!.append(m)
-            } else {
-                if let c = current, !c.isEmpty { spans.append(c); textIDs.append(-1) }
-                current = nil
-                textIDs.append(id)
-            }
-        }
-        var unterminated = false
-        if let c = current, !c.isEmpty { spans.append(c); textIDs.append(-1); unterminated = true }
-        // Text with a placeholder where each span was, as MotionGPT's cleaned output.
-        var text = "", run: [Int] = []
-        func flush() { if !run.isEmpty { text += textTokenizer.decode(run, skipSpecialTokens: true); run = [] } }
-        for id in textIDs {
-            if id == -1 { flush(); text += (text.isEmpty || text.hasSuffix(" ") ? "" : " ") + "<Motion_Placeholder>" } else { run.append(id) }
-        }
-        flush()
-        return (text.trimmingCharacters(in: .whitespaces), spans, unterminated)
+        let p = vocabulary.parse(ids: ids, tokenizer: textTokenizer)
+        return (p.text, p.codes.filter { !$0.isEmpty }, p.hasUnterminatedSpan)
     }
 
     /// `options` restricted to motion tokens (codes, start, end; the end token stops), so a motion
