@@ -12,17 +12,7 @@ final class ConvertRenderCLITests: XCTestCase {
 
     /// Runs the binary with `args` and, when given, the environment (to hide ffmpeg from it).
     func run(_ args: [String], environment: [String: String]? = nil) throws -> (status: Int32, out: String, err: String) {
-        let p = Process()
-        p.executableURL = CLITests.binary
-        p.arguments = args
-        if let environment { p.environment = environment }
-        let out = Pipe(), err = Pipe()
-        p.standardOutput = out
-        p.standardError = err
-        try p.run()
-        let o = out.fileHandleForReading.readDataToEndOfFile(), e = err.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        return (p.terminationStatus, String(decoding: o, as: UTF8.self), String(decoding: e, as: UTF8.self))
+        try CLITests.run(args, environment: environment)
     }
 
     func ok(_ args: [String], file: StaticString = #filePath, line: UInt = #line) throws {
