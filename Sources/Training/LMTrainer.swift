@@ -96,6 +96,10 @@ public final class LMTrainer {
         var rng = Self.stepRNG(seed: options.seed, step: step)
         let batch = try sample(&rng, options.batchSize)
         let (ids, mask, labels) = Self.collate(batch, pad: model.lm.config.padTokenId)
+        // Dropout masks from (seed, step) too, so a resumed run draws the same masks as an uninterrupted one.
+        for (i, (_, m)) in model.lm.namedModules().enumerated() {
+            if let d = m as? Dropout { d.reseed(options.seed &* 0x2545_F491_4F6C_DD1D &+ UInt64(step) &* 1_000_003 &+ UInt64(i)) }
+        }
         model.lm.train(true)
         let (loss, _) = model.lm.loss(inputIds: ids, attentionMask: mask, labels: labels)
         optimizer.zeroGrad()

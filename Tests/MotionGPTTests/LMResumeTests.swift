@@ -13,7 +13,7 @@ final class LMResumeTests: XCTestCase {
     func tinyModel() throws -> MotionGPTModel {
         var t5 = T5Config()
         t5.vocabSize = 1100 + 11; t5.dModel = 16; t5.dKv = 4; t5.dFf = 24; t5.numLayers = 1; t5.numHeads = 2
-        t5.feedForwardProj = "gated-gelu"; t5.tieWordEmbeddings = false; t5.dropoutRate = 0
+        t5.feedForwardProj = "gated-gelu"; t5.tieWordEmbeddings = false; t5.dropoutRate = 0.1   // dropout on: masks must resume too
         let vq = try VQVAE(config: .tiny(codes: 8, width: 8), seed: 1)
         let norm = try FeatureNormalizer(mean: [Float](repeating: 0, count: 263), std: [Float](repeating: 1, count: 263))
         return try MotionGPTModel(lm: try T5Model(config: t5, seed: 2), spieceData: try Data(contentsOf: ThreeStageTests.spiece),
