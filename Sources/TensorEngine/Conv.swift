@@ -7,7 +7,9 @@ public func conv1dOutputLength(_ length: Int, kernel: Int, stride: Int, padding:
 
 extension Tensor {
     /// 1-D convolution (cross-correlation, as PyTorch): input `[B, Cin, L]`, weight `[Cout, Cin, K]`,
-    /// bias `[Cout]` -> `[B, Cout, Lout]`. Lowered to one GEMM per batch item over an im2col buffer.
+    /// bias `[Cout]` -> `[B, Cout, Lout]`. Lowered to one GEMM over an im2col buffer holding the whole
+    /// batch side by side (`[Cin*K, B*Lout]`): motion convolutions have short outputs (16-64 frames),
+    /// and one GEMM per batch item left OpenBLAS with matrices too narrow to run fast.
     public func conv1d(weight: Tensor, bias: Tensor? = nil, stride: Int = 1, padding: Int = 0, dilation: Int = 1) -> Tensor {
         precondition(rank == 3, "conv1d input must be [B, Cin, L], got \(shape)")
         precondition(weight.rank == 3 && weight.shape[1] == shape[1], "conv1d weight \(weight.shape) for input \(shape)")
@@ -17,31 +19,34 @@ extension Tensor {
         let lout = conv1dOutputLength(l, kernel: k, stride: stride, padding: padding, dilation: dilation)
         precondition(lout >= 1, "conv1d: input length \(l) too short for kernel \(k) with dilation \(dilation), padding \(padding)")
         if let bias { precondition(bias.shape == [cout], "conv1d bias \(bias.shape) for \(cout) channels") }
-        let ck = cin * k
-        let out = Tensor.empty([b, cout, lout])
-        let cols = UnsafeMutablePointer<Float>.allocate(capacity: ck * lout)
-        defer { cols.deallocate() }
-        // cols[(c*K + j), t] = x[c, t*stride - padding + j*dilation], zero outside.
-        func im2col(_ x: UnsafePointer<Float>) {
-            for c in 0..<cin {
-                for j in 0..<k {
-                    let row = cols + (c * k + j) * lout
-                    let off = j * dilation - padding
-                    for t in 0..<lout {
-                        let src = t * stride + off
-                        row[t] = src >= 0 && src < l ? x[c * l + src] : 0
+        let ck = cin * k, n = b * lout
+        // cols[(c*K + j), bi*Lout + t] = x[bi, c, t*stride - padding + j*dilation], zero outside.
+        func im2col(_ x: UnsafePointer<Float>, _ cols: UnsafeMutablePointer<Float>) {
+            for bi in 0..<b {
+                let xb = x + bi * cin * l
+                for c in 0..<cin {
+                    for j in 0..<k {
+                        let row = cols + (c * k + j) * n + bi * lout
+                        let off = j * dilation - padding
+                        for t in 0..<lout {
+                            let src = t * stride + off
+                            row[t] = src >= 0 && src < l ? xb[c * l + src] : 0
+                        }
                     }
                 }
             }
         }
-        let px = storage.pointer, pw = weight.storage.pointer, po = out.storage.pointer
-        for bi in 0..<b {
-            im2col(px + bi * cin * l)
-            let dst = po + bi * cout * lout
-            if let bias { for o in 0..<cout { (dst + o * lout).update(repeating: bias.storage.pointer[o], count: lout) } }
-            sgemm(transA: false, transB: false, m: cout, n: lout, k: ck, a: pw, lda: ck, b: cols, ldb: lout,
-                  beta: bias == nil ? 0 : 1, c: dst, ldc: lout)
-        }
+        let px = storage.pointer, pw = weight.storage.pointer
+        let cols = UnsafeMutablePointer<Float>.allocate(capacity: ck * n)
+        let wide = UnsafeMutablePointer<Float>.allocate(capacity: cout * n)    // [Cout, B*Lout]
+        defer { cols.deallocate(); wide.deallocate() }
+        im2col(px, cols)
+        if let bias { for o in 0..<cout { (wide + o * n).update(repeating: bias.storage.pointer[o], count: n) } }
+        sgemm(transA: false, transB: false, m: cout, n: n, k: ck, a: pw, lda: ck, b: cols, ldb: n,
+              beta: bias == nil ? 0 : 1, c: wide, ldc: n)
+        let out = Tensor.empty([b, cout, lout])
+        let po = out.storage.pointer
+        for bi in 0..<b { for o in 0..<cout { (po + (bi * cout + o) * lout).update(from: wide + o * n + bi * lout, count: lout) } }
         let (x, xd, wd) = (self, self.detached(), weight.detached())
         var inputs = [self, weight]
         if let bias { inputs.append(bias) }
@@ -49,28 +54,27 @@ extension Tensor {
             let gp = g.storage.pointer
             let gx = x.requiresGrad ? Tensor.zeros(x.shape) : nil
             let gw = weight.requiresGrad ? Tensor.zeros(weight.shape) : nil
-            let cols = UnsafeMutablePointer<Float>.allocate(capacity: ck * lout)
-            defer { cols.deallocate() }
-            for bi in 0..<b {
-                let gb = gp + bi * cout * lout
-                if let gw {
-                    // Recompute the columns rather than keep B of them alive between forward and backward.
-                    let x = xd.storage.pointer + bi * cin * l
+            // g as [Cout, B*Lout], the layout of the forward GEMM's output.
+            let gwide = UnsafeMutablePointer<Float>.allocate(capacity: cout * n)
+            let cols = UnsafeMutablePointer<Float>.allocate(capacity: ck * n)
+            defer { gwide.deallocate(); cols.deallocate() }
+            for bi in 0..<b { for o in 0..<cout { (gwide + o * n + bi * lout).update(from: gp + (bi * cout + o) * lout, count: lout) } }
+            if let gw {
+                // Recompute the columns rather than keep them alive between forward and backward.
+                im2col(xd.storage.pointer, cols)
+                // gW [Cout, CK] = g [Cout, B*Lout] @ colsᵀ [B*Lout, CK]
+                sgemm(transA: false, transB: true, m: cout, n: ck, k: n, a: gwide, lda: n, b: cols, ldb: n,
+                      c: gw.storage.pointer, ldc: ck)
+            }
+            if let gx {
+                // gcols [CK, B*Lout] = Wᵀ [CK, Cout] @ g [Cout, B*Lout], then scatter back (col2im).
+                sgemm(transA: true, transB: false, m: ck, n: n, k: cout, a: wd.storage.pointer, lda: ck, b: gwide, ldb: n,
+                      c: cols, ldc: n)
+                let dxAll = gx.storage.pointer
+                for bi in 0..<b {
+                    let dx = dxAll + bi * cin * l
                     for c in 0..<cin { for j in 0..<k {
-                        let row = cols + (c * k + j) * lout, off = j * dilation - padding
-                        for t in 0..<lout { let s = t * stride + off; row[t] = s >= 0 && s < l ? x[c * l + s] : 0 }
-                    } }
-                    // gW [Cout, CK] += g [Cout, Lout] @ colsᵀ [Lout, CK]
-                    sgemm(transA: false, transB: true, m: cout, n: ck, k: lout, a: gb, lda: lout, b: cols, ldb: lout,
-                          beta: 1, c: gw.storage.pointer, ldc: ck)
-                }
-                if let gx {
-                    // gcols [CK, Lout] = Wᵀ [CK, Cout] @ g [Cout, Lout], then scatter back (col2im).
-                    sgemm(transA: true, transB: false, m: ck, n: lout, k: cout, a: wd.storage.pointer, lda: ck, b: gb, ldb: lout,
-                          c: cols, ldc: lout)
-                    let dx = gx.storage.pointer + bi * cin * l
-                    for c in 0..<cin { for j in 0..<k {
-                        let row = cols + (c * k + j) * lout, off = j * dilation - padding
+                        let row = cols + (c * k + j) * n + bi * lout, off = j * dilation - padding
                         for t in 0..<lout { let s = t * stride + off; if s >= 0 && s < l { dx[c * l + s] += row[t] } }
                     } }
                 }
