@@ -70,58 +70,31 @@ public struct MotionTextExample: Sendable {
     }
 }
 
-/// Reads HumanML3D-layout folders into motion-text examples (DESIGN.md's dataset layout):
-/// `new_joint_vecs/NAME.npy`, `texts/NAME.txt` with `caption#tokens#start#end` lines (seconds; `0.0#0.0`
-/// is the whole clip), and split files. As HumanML3D's loader: a caption's sub-range selects frames
-/// `start*20 ..< end*20`; motions shorter than `minFrames` or not shorter than `maxFrames` are skipped.
+/// Motion-text examples from a HumanML3D-layout folder: `MotionDataset`'s items (the official loader's
+/// rules: whole clips of 40 ..< 200 frames with all their whole-clip captions, sub-range captions as
+/// their own items, optional mirrors with left/right swapped in the captions), tokenised with the motion
+/// tokenizer, one example per caption.
 public enum MotionTextDataset {
     public struct Options: Sendable {
         public var split = "train"
         public var minFrames = 40
         public var maxFrames = 200
-        /// Also add each clip's left-right mirror with left/right swapped in its captions.
+        /// Also add each item's left-right mirror.
         public var mirror = false
         public init() {}
     }
 
-    /// Captions of one text file: (caption, start seconds, end seconds).
-    public static func captions(_ url: URL) throws -> [(String, Float, Float)] {
-        guard let text = try? String(contentsOf: url, encoding: .utf8) else { throw MotionSourceError.bad("\(url.path): cannot read the captions") }
-        var out: [(String, Float, Float)] = []
-        for (n, line) in text.split(whereSeparator: \.isNewline).enumerated() {
-            let parts = line.split(separator: "#", omittingEmptySubsequences: false).map(String.init)
-            guard parts.count >= 4, let s = Float(parts[2]), let e = Float(parts[3]), s.isFinite, e.isFinite else {
-                throw MotionSourceError.bad("\(url.path) line \(n + 1): expected caption#tokens#start#end")
-            }
-            let caption = parts[0].trimmingCharacters(in: .whitespaces)
-            if !caption.isEmpty { out.append((caption, s, e)) }
-        }
-        return out
-    }
-
     /// Examples of `folder`'s split, tokenised with `tokenizer`.
     public static func load(_ folder: URL, tokenizer: MotionTokenizer, options: Options = Options()) throws -> [MotionTextExample] {
-        let clips = try MotionSources.load([folder.path], split: options.split, nfeats: tokenizer.config.nfeats, requireSplit: true)
+        var o = MotionDataset.Options()
+        o.split = options.split; o.minFrames = options.minFrames; o.maxFrames = options.maxFrames
+        o.featureDimension = tokenizer.config.nfeats; o.mirror = options.mirror
+        let data = try MotionDataset(root: folder, options: o)
         var out: [MotionTextExample] = []
-        for (name, features) in zip(clips.names, clips.features) {
-            let textURL = folder.appendingPathComponent("texts/\(name).txt")
-            guard FileManager.default.fileExists(atPath: textURL.path) else { throw MotionSourceError.bad("\(textURL.path): no captions for \(name)") }
-            let caps = try captions(textURL)
-            var variants: [(String, Tensor, (String) -> String)] = [(name, features, { $0 })]
-            if options.mirror { variants.append(("M" + name, try MotionFeatures.mirrored(features), MotionFeatures.mirroredCaption)) }
-            for (vname, feats, fixCaption) in variants {
-                for (caption, s, e) in caps {
-                    var clip = feats
-                    if !(s == 0 && e == 0) {
-                        let a = Int(s * 20), b = min(Int(e * 20), feats.shape[0])
-                        guard a >= 0, b > a else { continue }
-                        clip = feats.slice(dim: 0, a, b)
-                    }
-                    let t = clip.shape[0]
-                    guard t >= options.minFrames, t < options.maxFrames else { continue }
-                    let codes = try tokenizer.encode(features: clip)
-                    out.append(MotionTextExample(name: vname, codes: codes, frames: tokenizer.coveredFrames(t), caption: fixCaption(caption)))
-                }
+        for item in data.items where item.frameCount >= tokenizer.framesPerCode {
+            let codes = try tokenizer.encode(features: item.features)
+            for caption in item.captions {
+                out.append(MotionTextExample(name: item.name, codes: codes, frames: tokenizer.coveredFrames(item.frameCount), caption: caption.text))
             }
         }
         guard !out.isEmpty else {

@@ -1,6 +1,7 @@
 import Foundation
 import Generation
 import MotionData
+import MotionVQ
 import MotionT5
 import TensorEngine
 import TextTokenizer
@@ -145,19 +146,21 @@ final class TemplateAndDataTests: XCTestCase {
         XCTAssertEqual(MotionFeatures.mirroredCaption("a man turns left, then Right; leftover"), "a man turns right, then Left; leftover")
     }
 
-    func testCaptionReaderAppliesRangesLengthsAndErrors() throws {
+    func testCaptionExamplesFollowTheDatasetItems() throws {
         let folder = try ThreeStageTests.makeFolder()
         defer { try? FileManager.default.removeItem(at: folder) }
-        let caps = try MotionTextDataset.captions(folder.appendingPathComponent("texts/012314.txt"))
-        XCTAssertEqual(caps.count, 2)
-        XCTAssertEqual(caps[1].1, 0); XCTAssertEqual(caps[1].2, 3.2)
-        let bad = folder.appendingPathComponent("texts/bad.txt")
-        try "no separators here\n".write(to: bad, atomically: true, encoding: .utf8)
-        XCTAssertThrowsError(try MotionTextDataset.captions(bad)) { XCTAssertTrue("\($0)".contains("bad.txt line 1")) }
+        var vq = VQVAEConfig.tiny(codes: 8, width: 8)
+        vq.depth = 1
+        let tok = try MotionTokenizer(model: try VQVAE(config: vq, seed: 1), normalizer: try FeatureNormalizer(directory: folder))
+        var o = MotionTextDataset.Options(); o.mirror = true
+        let examples = try MotionTextDataset.load(folder, tokenizer: tok, options: o)
+        XCTAssertEqual(examples.map(\.name).sorted(), ["012314", "012314#0-64", "M012314", "M012314#0-64"])
+        XCTAssertEqual(examples.first { $0.name == "012314#0-64" }?.codes.count, 16)
+        XCTAssertEqual(examples.first { $0.name == "012314" }?.frames, 168)
+        o.split = "test"
+        XCTAssertThrowsError(try MotionTextDataset.load(folder, tokenizer: tok, options: o)) { XCTAssertTrue("\($0)".contains("test.txt"), "\($0)") }
         // The CMU folder in the same layout loads, with its train split.
         let cmu = Self.root.deletingLastPathComponent().appendingPathComponent("shared/data/cmu-mocap-h3d")
-        let clips = try MotionSources.load([cmu.path], split: "train", nfeats: 263, requireSplit: true)
-        XCTAssertEqual(clips.count, 79)
-        XCTAssertThrowsError(try MotionSources.load([folder.path], split: "test", nfeats: 263, requireSplit: true)) { XCTAssertTrue("\($0)".contains("test.txt")) }
+        XCTAssertEqual(try MotionSources.load([cmu.path], split: "train", nfeats: 263, requireSplit: true).count, 79)
     }
 }
