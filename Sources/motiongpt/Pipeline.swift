@@ -87,7 +87,10 @@ struct Caption: ParsableCommand {
     func run() throws {
         let m = try readMotion(motion)
         let gen = try options.generation(sample: false)
-        print(try options.load().caption(m, options: gen))
+        let text = try options.load().caption(m, options: gen)
+        // An empty line would look like success; say what happened instead.
+        guard !text.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty else { throw UserError("the model gave no caption for \(motion)") }
+        print(text)
     }
 }
 
