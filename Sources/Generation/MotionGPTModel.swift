@@ -127,8 +127,7 @@ public final class MotionGPTModel {
         for n in 0..<(vocabulary.codebookSize + 3) { added[MotionVocabulary.token(n)] = motionID(n) }
         try JSONSerialization.data(withJSONObject: added, options: [.sortedKeys]).write(to: dir.appendingPathComponent("added_tokens.json"), options: .atomic)
         try motionTokenizer.save(directory: dir.appendingPathComponent("motion_tokenizer"), force: true, statistics: false)
-        try npyData(Tensor(motionTokenizer.normalizer.mean)).write(to: dir.appendingPathComponent("mean.npy"), options: .atomic)
-        try npyData(Tensor(motionTokenizer.normalizer.std)).write(to: dir.appendingPathComponent("std.npy"), options: .atomic)
+        try motionTokenizer.saveStatistics(to: dir)
     }
 }
 

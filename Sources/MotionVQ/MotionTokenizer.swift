@@ -94,10 +94,13 @@ public final class MotionTokenizer {
         enc.outputFormatting = [.prettyPrinted, .sortedKeys]
         try enc.encode(config).write(to: dir.appendingPathComponent("config.json"), options: .atomic)
         try writeSafeTensors(model.namedTensors(), metadata: ["format": "pt"], to: dir.appendingPathComponent("model.safetensors"))
-        if statistics {
-            try npyData(Tensor(normalizer.mean)).write(to: dir.appendingPathComponent("mean.npy"), options: .atomic)
-            try npyData(Tensor(normalizer.std)).write(to: dir.appendingPathComponent("std.npy"), options: .atomic)
-        }
+        if statistics { try saveStatistics(to: dir) }
+    }
+
+    /// Writes `mean.npy` and `std.npy` (the model-directory names) into `dir`.
+    public func saveStatistics(to dir: URL) throws {
+        try npyData(Tensor(normalizer.mean)).write(to: dir.appendingPathComponent("mean.npy"), options: .atomic)
+        try npyData(Tensor(normalizer.std)).write(to: dir.appendingPathComponent("std.npy"), options: .atomic)
     }
 
     /// Codes of raw (not normalised) features `[T, nfeats]`. Trailing frames past the last multiple of

@@ -307,8 +307,7 @@ public final class EMAQuantizer: Module {
             count[c] += 1
             for j in 0..<d { sum[c * d + j] += xs[i * d + j] }
         }
-        // MotionGPT draws the replacement vectors on every update (reset or not, the RNG advances the
-        // same way only with reset; without reset nothing random is needed).
+        // With reset, MotionGPT draws replacement vectors on every update; without reset nothing random is needed.
         let random = reset ? tiled(xs, rows: n, rng: &rng) : []
         let cb = codebook.storage.pointer
         for c in 0..<k {

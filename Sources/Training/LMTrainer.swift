@@ -73,7 +73,7 @@ public final class LMTrainer {
     }
 
     static func stepRNG(seed: UInt64, step: Int) -> SeededRNG {
-        SeededRNG(seed: seed &* 0xA24B_AED4_963E_E407 &+ UInt64(step) &* 0x9FB2_1C65_1E98_DF25 &+ 7)
+        stepGenerator(seed: seed, step: step, mix: (0xA24B_AED4_963E_E407, 0x9FB2_1C65_1E98_DF25, 7))
     }
 
     /// Pads a batch: inputs with the pad id and a mask, labels with -100 (ignored by the loss).
@@ -85,8 +85,7 @@ public final class LMTrainer {
     }
 
     func learningRate(at step: Int) -> Float {
-        guard options.warmupSteps > 0, step < options.warmupSteps else { return options.learningRate }
-        return options.learningRate * Float(step + 1) / Float(options.warmupSteps)
+        warmupLearningRate(peak: options.learningRate, warmup: options.warmupSteps, step: step)
     }
 
     /// One optimisation step.

@@ -109,7 +109,7 @@ public final class TokenizerTrainer {
     }
 
     static func stepRNG(seed: UInt64, step: Int) -> SeededRNG {
-        SeededRNG(seed: seed &* 0x9E37_79B9_7F4A_7C15 &+ UInt64(step) &* 0xD1B5_4A32_D192_ED03 &+ 1)
+        stepGenerator(seed: seed, step: step, mix: (0x9E37_79B9_7F4A_7C15, 0xD1B5_4A32_D192_ED03, 1))
     }
 
     /// A batch of random windows `[B, window, nfeats]` (normalised): a clip uniformly, then a start uniformly.
@@ -126,8 +126,7 @@ public final class TokenizerTrainer {
     }
 
     func learningRate(at step: Int) -> Float {
-        guard options.warmupSteps > 0, step < options.warmupSteps else { return options.learningRate }
-        return options.learningRate * Float(step + 1) / Float(options.warmupSteps)
+        warmupLearningRate(peak: options.learningRate, warmup: options.warmupSteps, step: step)
     }
 
     /// Runs one optimisation step and returns its numbers.

@@ -1,0 +1,13 @@
+import TensorEngine
+
+/// Learning rate of `step`: a linear warm-up to `peak` over `warmup` steps, then `peak`.
+func warmupLearningRate(peak: Float, warmup: Int, step: Int) -> Float {
+    guard warmup > 0, step < warmup else { return peak }
+    return peak * Float(step + 1) / Float(warmup)
+}
+
+/// The generator of training step `step`, seeded by (seed, step) alone, so a run resumed at `step`
+/// draws exactly what the uninterrupted run drew. `mix` keeps each trainer's streams apart.
+func stepGenerator(seed: UInt64, step: Int, mix: (UInt64, UInt64, UInt64)) -> SeededRNG {
+    SeededRNG(seed: seed &* mix.0 &+ UInt64(step) &* mix.1 &+ mix.2)
+}
