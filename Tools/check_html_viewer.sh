@@ -11,7 +11,7 @@
 # Exit status: 0 passed, 1 errors found, 2 cannot run (no Chromium, no binary).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-input="${1:-../shared/data/humanml3d-sample/new_joints_012314.npy}"
+input="${1:-Data/humanml3d-sample/new_joints_012314.npy}"
 browser="$(command -v chromium || command -v chromium-browser || command -v google-chrome || true)"
 [ -n "$browser" ] || { echo "check_html_viewer: no Chromium found (apt-get install -y chromium)"; exit 2; }
 work="$(mktemp -d)"; trap 'rm -rf "$work"' EXIT

@@ -6,7 +6,7 @@ import XCTest
 /// `convert` and `render` through the built binary, on the real HumanML3D sample clip: format round trips,
 /// features detected by shape, outputs that decode, and one-line errors with exit status 1.
 final class ConvertRenderCLITests: XCTestCase {
-    static var sampleDir: URL { CLITests.repoRoot.deletingLastPathComponent().appendingPathComponent("shared/data/humanml3d-sample") }
+    static var sampleDir: URL { CLITests.repoRoot.appendingPathComponent("Data/humanml3d-sample") }
     static var joints: URL { sampleDir.appendingPathComponent("new_joints_012314.npy") }
     static var features: URL { sampleDir.appendingPathComponent("new_joint_vecs_012314.npy") }
 

@@ -7,7 +7,7 @@ import XCTest
 /// built binary: outputs, one-line errors, exit status 1, no overwriting without --force.
 final class MotionCommandsCLITests: XCTestCase {
     enum cli { static func run(_ args: [String]) throws -> (status: Int32, out: String, err: String) { try CLITests.run(args) } }
-    static var shared: URL { CLITests.repoRoot.deletingLastPathComponent().appendingPathComponent("shared/data") }
+    static var shared: URL { CLITests.repoRoot.appendingPathComponent("Data") }
     static var sampleJoints: String { shared.appendingPathComponent("humanml3d-sample/new_joints_012314.npy").path }
     static var sampleFeatures: String { shared.appendingPathComponent("humanml3d-sample/new_joint_vecs_012314.npy").path }
 

@@ -6,7 +6,7 @@ import XCTest
 /// weights bit-identical to an uninterrupted run of the same seed and steps.
 final class TrainResumeCLITests: XCTestCase {
     static var root: URL { CLITests.repoRoot }
-    static var sample: String { root.deletingLastPathComponent().appendingPathComponent("shared/data/humanml3d-sample/new_joint_vecs_012314.npy").path }
+    static var sample: String { root.appendingPathComponent("Data/humanml3d-sample/new_joint_vecs_012314.npy").path }
 
     func tempDir() throws -> URL {
         let d = FileManager.default.temporaryDirectory.appendingPathComponent("resume-\(UUID().uuidString)")

@@ -1,7 +1,7 @@
 import Foundation
-import XCTest
 @testable import MotionData
 import TensorEngine
+import XCTest
 
 /// The HumanML3D-layout reader (on a folder built here from the real sample clip, and on the CMU folder)
 /// and the feature-space mirror (against the joint-space route on the real clip).
@@ -199,7 +199,7 @@ final class DatasetTests: XCTestCase {
             }.reduce(0, +)
             XCTAssertEqual(ds.items.map(\.captions.count).reduce(0, +), lines)
         }
-        XCTAssertEqual(counts, ["train": 79, "val": 2, "test": 16])
+        XCTAssertEqual(counts, ["train": 68, "val": 13, "test": 16])
     }
 
     // MARK: Mirror

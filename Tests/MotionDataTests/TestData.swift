@@ -1,14 +1,14 @@
 import Foundation
-import XCTest
 @testable import MotionData
 import TensorEngine
+import XCTest
 
 /// Paths of the shared reference data: the package root is three levels above this file, the data
-/// lives beside the checkout in `../shared/data`.
+/// is the copy in `Data/` (kept equal to `../shared/data` by `.ci/run`).
 enum TestData {
     static let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-    static let sample = packageRoot.appendingPathComponent("../shared/data/humanml3d-sample").standardizedFileURL
-    static let cmu = packageRoot.appendingPathComponent("../shared/data/cmu-mocap-h3d").standardizedFileURL
+    static let sample = packageRoot.appendingPathComponent("Data/humanml3d-sample").standardizedFileURL
+    static let cmu = packageRoot.appendingPathComponent("Data/cmu-mocap-h3d").standardizedFileURL
 
     /// Skips the test when the shared data is not next to the checkout.
     static func require(_ url: URL) throws {

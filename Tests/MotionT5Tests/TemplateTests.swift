@@ -1,15 +1,15 @@
 import Foundation
+@testable import MotionT5
 import TensorEngine
 import TextTokenizer
 import XCTest
-@testable import MotionT5
 
 /// Task kinds and the values each task needs, on our template file and MotionGPT's two files; rendered
 /// pairs of every task go through the tokenizer (motion vocabulary installed) and the span parser back
 /// to exactly the codes that went in.
 final class TemplateTests: XCTestCase {
     static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-    static let motionGPT = root.deletingLastPathComponent().appendingPathComponent("shared/data/motiongpt-templates")
+    static let motionGPT = root.appendingPathComponent("Data/motiongpt-templates")
     static let spiece = root.appendingPathComponent("Tests/TextTokenizerTests/Fixtures/t5like.model")
 
     func sets() throws -> [(String, TaskTemplates)] {

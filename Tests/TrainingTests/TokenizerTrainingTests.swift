@@ -3,14 +3,14 @@ import MotionData
 import MotionVQ
 import NeuralNetwork
 import TensorEngine
-import XCTest
 @testable import Training
+import XCTest
 
 /// Tokenizer training on the real HumanML3D sample clip (170 frames: a tiny data set, so these check
 /// mechanics, not quality).
 final class TokenizerTrainingTests: XCTestCase {
     static let sampleDir = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-        .deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("shared/data/humanml3d-sample")
+        .deletingLastPathComponent().appendingPathComponent("Data/humanml3d-sample")
 
     func sample() throws -> (MotionClips, FeatureNormalizer) {
         let path = Self.sampleDir.appendingPathComponent("new_joint_vecs_012314.npy").path

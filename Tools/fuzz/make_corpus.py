@@ -7,7 +7,7 @@ import numpy as np
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 OUT = os.path.join(ROOT, "Tools/fuzz/corpus")
-DATA = os.path.join(os.path.dirname(ROOT), "shared/data")
+DATA = os.path.join(ROOT, "Data")
 IO = os.path.join(ROOT, "Tests/TensorEngineTests/Fixtures/io")
 
 
