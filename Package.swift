@@ -1,8 +1,8 @@
 // swift-tools-version:6.0
 import PackageDescription
 
-// Language mode 5: the engine keeps a process-wide no-grad flag and parallel loops over raw buffers;
-// Swift 6's strict Sendable checking would force boxes around every pointer without making them safer.
+// Language mode 5: parallel loops over raw buffers; Swift 6's strict Sendable checking would force boxes
+// around every pointer without making them safer. (Grad mode is task-local, not a process global.)
 let package = Package(
     name: "MotionGPT",
     platforms: [.macOS(.v13)],
@@ -14,6 +14,7 @@ let package = Package(
         .library(name: "TextTokenizer", targets: ["TextTokenizer"]),
         .library(name: "MotionVQ", targets: ["MotionVQ"]),
         .library(name: "MotionT5", targets: ["MotionT5"]),
+        .library(name: "ModelHub", targets: ["ModelHub"]),
         .library(name: "Generation", targets: ["Generation"]),
         .library(name: "Training", targets: ["Training"]),
         .executable(name: "motiongpt", targets: ["motiongpt"]),
@@ -31,16 +32,17 @@ let package = Package(
         .target(name: "NeuralNetwork", dependencies: ["TensorEngine", "CBLAS"]),
         .target(name: "MotionData", dependencies: ["TensorEngine"]),
         .target(name: "MotionRender", dependencies: ["MotionData", "TensorEngine"]),
-        .target(name: "TextTokenizer"),
+        .target(name: "TextTokenizer", dependencies: ["TensorEngine"]),
         .target(name: "MotionVQ", dependencies: ["NeuralNetwork", "TensorEngine", "MotionData"]),
         .target(name: "MotionT5", dependencies: ["NeuralNetwork", "TensorEngine", "TextTokenizer"], resources: [.copy("Resources/motion_templates.json")]),
-        .target(name: "Generation", dependencies: ["MotionT5", "MotionVQ", "MotionData", "NeuralNetwork", "TensorEngine", "TextTokenizer"]),
-        .target(name: "Training", dependencies: ["MotionVQ", "MotionData", "MotionT5", "Generation", "NeuralNetwork", "TensorEngine", "TextTokenizer"]),
+        .target(name: "ModelHub", dependencies: ["MotionT5", "MotionVQ", "MotionData", "NeuralNetwork", "TensorEngine", "TextTokenizer"]),
+        .target(name: "Generation", dependencies: ["ModelHub", "MotionT5", "MotionVQ", "MotionData", "NeuralNetwork", "TensorEngine", "TextTokenizer"]),
+        .target(name: "Training", dependencies: ["ModelHub", "MotionVQ", "MotionData", "MotionT5", "Generation", "NeuralNetwork", "TensorEngine", "TextTokenizer"]),
         .target(name: "Fuzzing", dependencies: ["TensorEngine", "NeuralNetwork", "MotionData", "TextTokenizer", "MotionT5", "MotionVQ"]),
         .executableTarget(
             name: "motiongpt",
             dependencies: [
-                "TensorEngine", "NeuralNetwork", "MotionData", "MotionRender", "MotionVQ", "TextTokenizer", "MotionT5", "Generation", "Training", "Fuzzing",
+                "TensorEngine", "NeuralNetwork", "MotionData", "MotionRender", "MotionVQ", "TextTokenizer", "MotionT5", "ModelHub", "Generation", "Training", "Fuzzing",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -48,13 +50,14 @@ let package = Package(
         .testTarget(name: "NeuralNetworkTests", dependencies: ["NeuralNetwork", "TensorEngine"], resources: [.copy("Fixtures")]),
         .testTarget(name: "MotionDataTests", dependencies: ["MotionData", "TensorEngine"]),
         .testTarget(name: "MotionVQTests", dependencies: ["MotionVQ", "NeuralNetwork", "TensorEngine"], resources: [.copy("Fixtures")]),
-        .testTarget(name: "TrainingTests", dependencies: ["Training", "MotionVQ", "MotionData", "NeuralNetwork", "TensorEngine"]),
-        .testTarget(name: "MotionGPTTests", dependencies: ["Generation", "Training", "MotionVQ", "MotionT5", "MotionData", "TextTokenizer", "TensorEngine"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "TrainingTests", dependencies: ["Training", "ModelHub", "MotionVQ", "MotionData", "NeuralNetwork", "TensorEngine"]),
+        .testTarget(name: "MotionGPTTests", dependencies: ["ModelHub", "Generation", "Training", "MotionVQ", "MotionT5", "MotionData", "TextTokenizer", "TensorEngine"], resources: [.copy("Fixtures")]),
         .testTarget(name: "MotionRenderTests", dependencies: ["MotionRender", "MotionData", "TensorEngine"]),
         .testTarget(name: "CLITests", dependencies: ["motiongpt", "MotionT5", "TensorEngine"]),
         .testTarget(name: "FuzzTests", dependencies: ["Fuzzing", "TensorEngine", "NeuralNetwork"]),
+        .testTarget(name: "ModelHubTests", dependencies: ["ModelHub", "Generation", "Training", "MotionT5", "MotionVQ", "MotionData", "NeuralNetwork", "TensorEngine", "TextTokenizer"]),
         .testTarget(name: "TextTokenizerTests", dependencies: ["TextTokenizer"], resources: [.copy("Fixtures")]),
-        .testTarget(name: "MotionT5Tests", dependencies: ["MotionT5", "Generation", "NeuralNetwork", "TensorEngine", "TextTokenizer"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "MotionT5Tests", dependencies: ["MotionT5", "ModelHub", "Generation", "NeuralNetwork", "TensorEngine", "TextTokenizer"], resources: [.copy("Fixtures")]),
     ],
     swiftLanguageModes: [.v5]
 )

@@ -38,7 +38,7 @@ public struct GenerationOptions: Codable, Equatable, Sendable {
     public func validate() throws {
         func fail(_ s: String) -> GenerationError { .invalidOptions(s) }
         guard maxNewTokens >= 1 else { throw fail("max new tokens must be at least 1, got \(maxNewTokens)") }
-        guard maxNewTokens <= 4096 else { throw fail("max new tokens \(maxNewTokens) is above the limit of 4096") }
+        guard maxNewTokens <= 4096 else { throw GenerationError.tooLarge("max new tokens \(maxNewTokens) is above the limit of 4096") }
         guard minNewTokens >= 0 && minNewTokens <= maxNewTokens else { throw fail("min new tokens \(minNewTokens) must be in 0...\(maxNewTokens)") }
         guard temperature > 0, temperature.isFinite else { throw fail("temperature must be positive, got \(temperature)") }
         guard topK >= 0 else { throw fail("top-k must be 0 (off) or positive, got \(topK)") }
@@ -49,27 +49,68 @@ public struct GenerationOptions: Codable, Equatable, Sendable {
     }
 }
 
-public enum GenerationError: Error, CustomStringConvertible, Equatable {
+public enum GenerationError: ClassifiedError, Equatable {
     case invalidOptions(String)
     case invalidInput(String)
+    case tooLarge(String)
+
+    public var kind: ErrorKind {
+        switch self {
+        case .invalidOptions, .invalidInput: return .badInput
+        case .tooLarge: return .tooLarge
+        }
+    }
+
     public var description: String {
-        switch self { case .invalidOptions(let s), .invalidInput(let s): return s }
+        switch self { case .invalidOptions(let s), .invalidInput(let s), .tooLarge(let s): return s }
     }
 }
 
-/// Encoder-decoder generation over a `T5Model`: the encoder runs once, the decoder one token at a time
-/// with cached self-attention keys/values and cross-attention keys/values computed once.
-/// Results are the generated tokens without the decoder start token; a sequence ends after its
-/// end-of-sequence (or stop) token, which is included.
-public struct Generator {
-    public let model: T5Model
+extension GenerationOptions {
+    /// The logit processors these options stand for, in `transformers`' order: repetition penalty,
+    /// allowed tokens, minimum length. Greedy decoding, sampling and beam search all use this list.
+    public func logitProcessors(eos: Int) -> [any LogitProcessor] {
+        var list: [any LogitProcessor] = []
+        if repetitionPenalty != 1 { list.append(RepetitionPenalty(penalty: repetitionPenalty)) }
+        if let allowedTokens { list.append(AllowedTokens(ranges: allowedTokens, alwaysAllowed: [eos] + stopTokens)) }
+        if minNewTokens > 0 { list.append(MinNewTokens(count: minNewTokens, endTokens: [eos] + stopTokens)) }
+        return list
+    }
 
-    public init(model: T5Model) { self.model = model }
+    /// The warpers sampling applies after the processors: temperature, top-k, top-p.
+    public var samplingWarpers: [any LogitProcessor] {
+        var list: [any LogitProcessor] = [Temperature(value: temperature)]
+        if topK > 0 { list.append(TopK(k: topK)) }
+        if topP < 1 { list.append(TopP(p: topP)) }
+        return list
+    }
+}
+
+/// What a streaming callback sees after each generation step.
+public struct TokenEvent: Sendable {
+    /// 1-based step.
+    public var step: Int
+    /// The token each sequence of the batch got at this step (nil for sequences already finished);
+    /// for beam search, the last token of each item's best running beam.
+    public var tokens: [Int?]
+}
+
+/// Generation over any `AutoregressiveLanguageModel` (T5 through `T5LanguageModel`): greedy and sampled
+/// decoding through `TokenIterator`, beam search on the same logit processors. Results are the generated
+/// tokens without the decoder start token; a sequence ends after its end-of-sequence (or stop) token,
+/// which is included.
+public struct Generator {
+    public let model: any AutoregressiveLanguageModel
+
+    public init(model: any AutoregressiveLanguageModel) { self.model = model }
+
+    /// Generation with a T5 (the encoder runs once, the decoder one token at a time with cached keys/values).
+    public init(model: T5Model) { self.model = T5LanguageModel(model) }
 
     /// Pads prompts to a batch: ids padded with the pad token and a 0/1 mask.
     public func batch(_ prompts: [[Int]]) throws -> (ids: [[Int]], mask: [[Int]]) {
         guard !prompts.isEmpty else { throw GenerationError.invalidInput("no prompt given") }
-        let v = model.config.vocabSize
+        let v = model.vocabularySize
         for (i, p) in prompts.enumerated() {
             guard !p.isEmpty else { throw GenerationError.invalidInput("prompt \(i) is empty") }
             if let bad = p.first(where: { $0 < 0 || $0 >= v }) {
@@ -77,115 +118,68 @@ public struct Generator {
             }
         }
         let t = prompts.map(\.count).max()!
-        let pad = model.config.padTokenId
+        let pad = model.padTokenID
         return (prompts.map { $0 + Array(repeating: pad, count: t - $0.count) },
                 prompts.map { Array(repeating: 1, count: $0.count) + Array(repeating: 0, count: t - $0.count) })
     }
 
-    /// Generates a continuation for each prompt (token ids, unpadded).
-    public func generate(_ prompts: [[Int]], options: GenerationOptions = GenerationOptions()) throws -> [[Int]] {
+    /// Generates a continuation for each prompt (token ids, unpadded). `onToken` is called after each
+    /// step and may stop the generation; the tokens so far are returned.
+    public func generate(_ prompts: [[Int]], options: GenerationOptions = GenerationOptions(),
+                         onToken: ((TokenEvent) -> IterationControl)? = nil) throws -> [[Int]] {
         try options.validate()
         let (ids, mask) = try batch(prompts)
         return Tensor.withNoGrad {
-            options.numBeams > 1 ? beamSearch(ids, mask, options) : sample(ids, mask, options)
+            if options.numBeams > 1 { return beamSearch(ids, mask, options, onToken) }
+            var it = TokenIterator(model: model, ids: ids, mask: mask, options: options)
+            while let tokens = it.next() {
+                if let onToken, onToken(TokenEvent(step: it.steps, tokens: tokens)) == .stop { break }
+            }
+            return it.outputs
         }
-    }
-
-    /// Sets the scores of tokens outside `options.allowedTokens` (end and stop tokens stay allowed) to -inf.
-    static func restrict(_ scores: inout [Float], _ options: GenerationOptions, eos: Int) {
-        guard let ranges = options.allowedTokens else { return }
-        var keep = [Bool](repeating: false, count: scores.count)
-        for r in ranges { for t in r where t >= 0 && t < scores.count { keep[t] = true } }
-        for t in [eos] + options.stopTokens where t >= 0 && t < scores.count { keep[t] = true }
-        for t in scores.indices where !keep[t] { scores[t] = -.infinity }
     }
 
     private func isStop(_ token: Int, _ options: GenerationOptions) -> Bool {
-        token == model.config.eosTokenId || options.stopTokens.contains(token)
-    }
-
-    /// Rows of the last position's scores `[B, V]` as arrays.
-    private func lastRows(_ logits: Tensor) -> [[Float]] {
-        let (b, t, v) = (logits.shape[0], logits.shape[1], logits.shape[2])
-        let p = logits.storage.pointer
-        return (0..<b).map { i in Array(UnsafeBufferPointer(start: p + (i * t + t - 1) * v, count: v)) }
-    }
-
-    /// `transformers`' repetition penalty over the tokens of `history` (the decoder inputs so far).
-    static func applyRepetitionPenalty(_ scores: inout [Float], history: [Int], penalty: Float) {
-        guard penalty != 1 else { return }
-        for tok in Set(history) where tok >= 0 && tok < scores.count {
-            scores[tok] = scores[tok] < 0 ? scores[tok] * penalty : scores[tok] / penalty
-        }
-    }
-
-    /// Greedy decoding, or sampling with temperature / top-k / top-p.
-    private func sample(_ ids: [[Int]], _ mask: [[Int]], _ options: GenerationOptions) -> [[Int]] {
-        let c = model.config
-        let encoderOutput = model.encode(ids, mask: mask)
-        let cache = model.makeCache()
-        var rng = SeededRNG(seed: options.seed)
-        var history = ids.map { _ in [c.decoderStartTokenId] }
-        var finished = [Bool](repeating: false, count: ids.count)
-        var outputs = ids.map { _ in [Int]() }
-        var next = history.map { [$0.last!] }
-        for _ in 0..<options.maxNewTokens {
-            let rows = lastRows(model.decode(next, encoderOutput: encoderOutput, encoderMask: mask, cache: cache))
-            for (i, row) in rows.enumerated() {
-                guard !finished[i] else { next[i] = [c.padTokenId]; history[i].append(c.padTokenId); continue }
-                var scores = row
-                Self.applyRepetitionPenalty(&scores, history: history[i], penalty: options.repetitionPenalty)
-                Self.restrict(&scores, options, eos: c.eosTokenId)
-                if outputs[i].count < options.minNewTokens {
-                    for t in [c.eosTokenId] + options.stopTokens where t >= 0 && t < scores.count { scores[t] = -.infinity }
-                }
-                let token = options.doSample ? Sampler.draw(scores, options, rng: &rng) : Sampler.argmax(scores)
-                outputs[i].append(token)
-                history[i].append(token)
-                next[i] = [token]
-                if isStop(token, options) { finished[i] = true }
-            }
-            if finished.allSatisfy({ $0 }) { break }
-        }
-        return outputs
+        token == model.eosTokenID || options.stopTokens.contains(token)
     }
 
     /// Beam search, step for step as `transformers` 5 does it (top 2·beams continuations, finished
     /// hypotheses kept in a sorted pool of `beams`, scores divided by `length ** lengthPenalty`,
-    /// the same early-stop heuristic), so the same model gives the same tokens.
-    private func beamSearch(_ ids: [[Int]], _ mask: [[Int]], _ options: GenerationOptions) -> [[Int]] {
-        let c = model.config
-        let nb = options.numBeams, batch = ids.count
+    /// the same early-stop heuristic), so the same model gives the same tokens. The logit processors
+    /// act on log-probabilities, as in `transformers`.
+    private func beamSearch(_ ids: [[Int]], _ mask: [[Int]], _ options: GenerationOptions,
+                            _ onToken: ((TokenEvent) -> IterationControl)?) -> [[Int]] {
+        let nb = options.numBeams, batch = ids.count, vocab = model.vocabularySize
+        let processors = options.logitProcessors(eos: model.eosTokenID)
         let keep = max(2, 1 + 1 + options.stopTokens.count) * nb
-        let expand = (0..<batch).flatMap { b in Array(repeating: b, count: nb) }
-        let encoderOutput = model.encode(ids, mask: mask).indexSelect(dim: 0, expand)
-        let encoderMask = expand.map { mask[$0] }
-        let cache = model.makeCache()
+        let state = model.start(ids: ids, mask: mask)
+        state.select(rows: (0..<batch).flatMap { b in Array(repeating: b, count: nb) })
+        let start = state.startTokens
         let maxLength = 1 + options.maxNewTokens          // counts the start token, as `max_length`
-        var running = [[[Int]]](repeating: [[Int]](repeating: [c.decoderStartTokenId], count: nb), count: batch)
+        var running = (0..<batch).map { b in [[Int]](repeating: start[b * nb], count: nb) }
         var runningScores = [[Float]](repeating: [0] + [Float](repeating: -1e9, count: nb - 1), count: batch)
-        var finishedSeqs = [[[Int]]](repeating: [[Int]](repeating: [c.decoderStartTokenId], count: nb), count: batch)
+        var finishedSeqs = running
         var finishedScores = [[Float]](repeating: [Float](repeating: -1e9, count: nb), count: batch)
         var isFinished = [[Bool]](repeating: [Bool](repeating: false, count: nb), count: batch)
         var improvable = [Bool](repeating: true, count: batch)
         var curLen = 1
         var step = running.flatMap { $0.map { [$0.last!] } }
+        let startLength = start[0].count
         while true {
-            let rows = lastRows(model.decode(step, encoderOutput: encoderOutput, encoderMask: encoderMask, cache: cache))
+            let rows = state.step(step)
             var allHit = true
             var reorder: [Int] = []
             for b in 0..<batch {
                 // Accumulated log-probabilities of every (beam, token) continuation.
                 var acc: [Float] = []
-                acc.reserveCapacity(nb * c.vocabSize)
+                acc.reserveCapacity(nb * vocab)
                 for k in 0..<nb {
                     var lp = Sampler.logSoftmax(rows[b * nb + k])
-                    Self.applyRepetitionPenalty(&lp, history: running[b][k], penalty: options.repetitionPenalty)
-                    Self.restrict(&lp, options, eos: c.eosTokenId)
+                    for p in processors { p.process(&lp, history: running[b][k], generated: running[b][k].count - startLength) }
                     acc += lp.map { $0 + runningScores[b][k] }
                 }
                 let top = Sampler.topK(acc, keep)
-                let cands = top.map { (beam: $0 / c.vocabSize, token: $0 % c.vocabSize, score: acc[$0]) }
+                let cands = top.map { (beam: $0 / vocab, token: $0 % vocab, score: acc[$0]) }
                 let hits = cands.map { isStop($0.token, options) || curLen + 1 >= maxLength }
                 if hits.contains(false) { allHit = false }
                 // Next running beams: best continuations that did not stop.
@@ -214,7 +208,7 @@ public struct Generator {
                 isFinished[b] = best.map { mergedDone[$0] }
                 running[b] = newRunning
             }
-            cache.select(batch: reorder)
+            state.select(rows: reorder)
             curLen += 1
             for b in 0..<batch {
                 // Could a running beam still beat a finished one? (HF's heuristic: best running score
@@ -223,11 +217,15 @@ public struct Generator {
                 let worst = finishedScores[b].min()!
                 improvable[b] = improvable[b] && isFinished[b].contains { $0 ? bestPossible > worst : bestPossible > -1e9 }
             }
+            if let onToken, onToken(TokenEvent(step: curLen - 1, tokens: running.map { $0[0].last })) == .stop {
+                // Stopped from outside: the best finished hypothesis where there is one, else the best running beam.
+                return (0..<batch).map { b in Array((isFinished[b][0] ? finishedSeqs[b][0] : running[b][0]).dropFirst(startLength)) }
+            }
             let openBeam = !(isFinished.allSatisfy { $0.allSatisfy { $0 } } && options.earlyStopping)
             if !improvable.contains(true) || !openBeam || allHit { break }
             step = running.flatMap { $0.map { [$0.last!] } }
         }
         // Best finished hypothesis per item, without the start token.
-        return finishedSeqs.map { Array($0[0].dropFirst()) }
+        return finishedSeqs.map { Array($0[0].dropFirst(startLength)) }
     }
 }

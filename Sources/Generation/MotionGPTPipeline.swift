@@ -1,4 +1,5 @@
 import Foundation
+import ModelHub
 import MotionData
 import MotionT5
 import MotionVQ
@@ -86,7 +87,7 @@ extension MotionGPTModel {
         guard !prompt.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty else { throw MotionGPTError.badInput("the instruction is empty") }
         let ids = textTokenizer.encode(prompt)
         guard ids.count <= settings.maxLength else {
-            throw MotionGPTError.badInput("the prompt is \(ids.count) tokens; this model takes at most \(settings.maxLength)")
+            throw MotionGPTError.tooLarge("the prompt is \(ids.count) tokens; this model takes at most \(settings.maxLength)")
         }
         let out = try Generator(model: lm).generate([ids], options: options)[0]
         let (text, codes, open) = parse(out)
@@ -101,10 +102,12 @@ extension MotionGPTModel {
         guard !caption.isEmpty else { throw MotionGPTError.badInput("the text is empty") }
         var prompt = prompts.textToMotion
         if let frames {
-            guard frames >= motionTokenizer.framesPerCode, frames <= 4000 else { throw MotionGPTError.badInput("--length must be between \(motionTokenizer.framesPerCode) and 4000 frames, got \(frames)") }
+            guard frames <= 4000 else { throw MotionGPTError.tooLarge("a length of \(frames) frames is above the limit of 4000") }
+            guard frames >= motionTokenizer.framesPerCode else { throw MotionGPTError.badInput("the length must be at least \(motionTokenizer.framesPerCode) frames, got \(frames)") }
             prompt = prompts.textToMotionFrames.replacingOccurrences(of: "<Frame_Placeholder>", with: String(frames))
         } else if let seconds {
-            guard seconds > 0, seconds <= 200 else { throw MotionGPTError.badInput("--seconds must be in (0, 200], got \(seconds)") }
+            guard seconds <= 200 else { throw MotionGPTError.tooLarge("a length of \(seconds) seconds is above the limit of 200") }
+            guard seconds > 0 else { throw MotionGPTError.badInput("the length in seconds must be positive, got \(seconds)") }
             prompt = prompts.textToMotionSeconds.replacingOccurrences(of: "<Second_Placeholder>", with: String(format: "%.1f", seconds))
         }
         let r = try respond(to: prompt.replacingOccurrences(of: "<Caption_Placeholder>", with: caption), options: motionOnly(options))
@@ -135,7 +138,8 @@ extension MotionGPTModel {
     public func inbetween(_ a: Motion, _ b: Motion, gapFrames: Int, prompts: TaskPrompts = TaskPrompts(),
                           options: GenerationOptions) throws -> MotionGPTResponse {
         let unit = motionTokenizer.framesPerCode
-        guard gapFrames >= unit, gapFrames <= 2000 else { throw MotionGPTError.badInput("the gap must be between \(unit) and 2000 frames, got \(gapFrames)") }
+        guard gapFrames <= 2000 else { throw MotionGPTError.tooLarge("a gap of \(gapFrames) frames is above the limit of 2000") }
+        guard gapFrames >= unit else { throw MotionGPTError.badInput("the gap must be at least \(unit) frames, got \(gapFrames)") }
         let ca = try codes(of: a), cb = try codes(of: b)
         let masked = vocabulary.startToken + ca.map { MotionVocabulary.token($0) }.joined()
             + String(repeating: vocabulary.padToken, count: gapFrames / unit) + cb.map { MotionVocabulary.token($0) }.joined() + vocabulary.endToken

@@ -38,25 +38,9 @@ public enum Sampler {
         return x.indices.sorted { x[$0] > x[$1] || (x[$0] == x[$1] && $0 < $1) }.prefix(k).map { $0 }
     }
 
-    /// Draws a token: temperature, then top-k, then top-p (keeping at least one token), then softmax,
-    /// in the order `transformers` applies its warpers.
-    public static func draw(_ scores: [Float], _ options: GenerationOptions, rng: inout SeededRNG) -> Int {
-        var s = scores.map { $0 / options.temperature }
-        if options.topK > 0 && options.topK < s.count {
-            let kth = s[topK(s, options.topK).last!]
-            for i in s.indices where s[i] < kth { s[i] = -.infinity }
-        }
-        if options.topP < 1 {
-            // Remove the low-probability tail whose total mass is at most 1 - p.
-            let order = s.indices.sorted { s[$0] < s[$1] || (s[$0] == s[$1] && $0 > $1) }
-            let probs = softmax(order.map { s[$0] })
-            var cumulative: Float = 0
-            for (rank, i) in order.enumerated() where rank < order.count - 1 {
-                cumulative += probs[rank]
-                if cumulative <= 1 - options.topP { s[i] = -.infinity } else { break }
-            }
-        }
-        let p = softmax(s)
+    /// Draws an index from the softmax of `scores` with one uniform number of `rng`.
+    public static func categorical(_ scores: [Float], rng: inout SeededRNG) -> Int {
+        let p = softmax(scores)
         let u = rng.nextFloat()
         var acc: Float = 0
         for (i, v) in p.enumerated() {
@@ -66,7 +50,7 @@ public enum Sampler {
         return p.lastIndex { $0 > 0 } ?? 0
     }
 
-    static func softmax(_ x: [Float]) -> [Float] {
+    public static func softmax(_ x: [Float]) -> [Float] {
         let m = x.max() ?? 0
         let e = x.map { Foundation.exp($0 - m) }
         let s = e.reduce(0, +)

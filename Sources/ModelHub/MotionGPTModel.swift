@@ -34,14 +34,23 @@ public struct MotionGPTSettings: Codable, Equatable, Sendable {
     }
 }
 
-/// Errors loading, saving or converting a MotionGPT model; each names the file or key.
-public enum MotionGPTError: Error, CustomStringConvertible {
+/// Errors loading, saving, converting or running a MotionGPT model; each names the file, key or value.
+public enum MotionGPTError: ClassifiedError {
     case badModel(String)
     case badInput(String)
+    case tooLarge(String)
+
+    public var kind: ErrorKind {
+        switch self {
+        case .badModel: return .modelFault
+        case .badInput: return .badInput
+        case .tooLarge: return .tooLarge
+        }
+    }
 
     public var description: String {
         switch self {
-        case .badModel(let s), .badInput(let s): return s
+        case .badModel(let s), .badInput(let s), .tooLarge(let s): return s
         }
     }
 }
@@ -62,6 +71,9 @@ public final class MotionGPTModel {
     /// Token id of `<motion_id_0>`; the motion tokens are consecutive from here.
     public let firstMotionID: Int
     public var settings: MotionGPTSettings
+    /// The words of the captions the model was trained on (`vocabulary.txt` in its folder), when known:
+    /// words outside it are words the model never saw.
+    public var trainingVocabulary: Set<String>? = nil
 
     /// Puts the parts together, adding the motion tokens to the text tokenizer if it lacks them.
     /// The LM's vocabulary must already cover text + motion tokens (see `resizeTokenEmbeddings`).
@@ -82,39 +94,36 @@ public final class MotionGPTModel {
         lm.train(false)
     }
 
+    /// The words of `text` that are not in the training vocabulary (lower-cased, in order, once each);
+    /// empty when the vocabulary is not known.
+    public func unseenWords(in text: String) -> [String] {
+        guard let vocabulary = trainingVocabulary else { return [] }
+        var seen = Set<String>(), out: [String] = []
+        for w in MotionGPTModel.words(text) where !vocabulary.contains(w) && seen.insert(w).inserted { out.append(w) }
+        return out
+    }
+
+    /// Lower-cased words and numbers of a caption, as `vocabulary.txt` lists them.
+    public static func words(_ text: String) -> [String] {
+        text.lowercased().split { !($0.isLetter || $0.isNumber || $0 == "'") }.map(String.init)
+    }
+
     /// Token id of motion index `n` (`K` = start, `K+1` = end, `K+2` = pad).
     public func motionID(_ n: Int) -> Int { firstMotionID + n }
 
-    /// Loads a model directory.
+    /// Loads a model directory (see `MotionGPTFamily`).
     public static func load(directory dir: URL) throws -> MotionGPTModel {
-        let fm = FileManager.default
-        let configURL = dir.appendingPathComponent("config.json")
-        guard fm.fileExists(atPath: configURL.path) else { throw MotionGPTError.badModel("\(dir.path): not a model directory (no config.json)") }
-        let json = (try? JSONSerialization.jsonObject(with: Data(contentsOf: configURL))) as? [String: Any]
-        guard let json else { throw MotionGPTError.badModel("\(configURL.path): not a JSON object") }
-        guard (json["model_type"] as? String) == "motiongpt" else {
-            throw MotionGPTError.badModel("\(configURL.path): model_type is \(json["model_type"] ?? "missing"), expected motiongpt")
-        }
-        var settings = MotionGPTSettings()
-        if let s = json["motiongpt"] {
-            do { settings = try JSONDecoder().decode(MotionGPTSettings.self, from: JSONSerialization.data(withJSONObject: s)) }
-            catch { throw MotionGPTError.badModel("\(configURL.path): motiongpt settings: \(error)") }
-        }
-        let spiece = dir.appendingPathComponent("spiece.model")
-        guard let spieceData = try? Data(contentsOf: spiece) else { throw MotionGPTError.badModel("\(spiece.path): no such file") }
-        let lm = try T5Model.load(directory: dir)
-        let motion = try MotionTokenizer.load(directory: dir)
-        return try MotionGPTModel(lm: lm, spieceData: spieceData, motionTokenizer: motion, settings: settings)
+        try MotionGPTFamily.load(try ModelFolder(dir))
     }
 
     /// Writes the model directory; existing files are refused unless `force`.
-    public func save(directory dir: URL, force: Bool = false) throws {
+    public func save(directory dir: URL, force: Bool = false, dtype: DType = .float32) throws {
         let fm = FileManager.default
         if !force, fm.fileExists(atPath: dir.appendingPathComponent("config.json").path) {
-            throw MotionGPTError.badModel("\(dir.path) already holds a model (use --force to overwrite)")
+            throw ModelHubError.exists("\(dir.path)/config.json (a model)")
         }
         try fm.createDirectory(at: dir, withIntermediateDirectories: true)
-        try lm.save(directory: dir, force: true)
+        try lm.save(directory: dir, force: true, dtype: dtype)
         // T5Model.save wrote a plain T5 config; add what makes it a MotionGPT folder.
         let configURL = dir.appendingPathComponent("config.json")
         var json = try JSONSerialization.jsonObject(with: Data(contentsOf: configURL)) as! [String: Any]
@@ -126,8 +135,43 @@ public final class MotionGPTModel {
         var added: [String: Int] = [:]
         for n in 0..<(vocabulary.codebookSize + 3) { added[MotionVocabulary.token(n)] = motionID(n) }
         try JSONSerialization.data(withJSONObject: added, options: [.sortedKeys]).write(to: dir.appendingPathComponent("added_tokens.json"), options: .atomic)
-        try motionTokenizer.save(directory: dir.appendingPathComponent("motion_tokenizer"), force: true, statistics: false)
+        try motionTokenizer.save(directory: dir.appendingPathComponent("motion_tokenizer"), force: true, statistics: false, dtype: dtype)
         try motionTokenizer.saveStatistics(to: dir)
+        if let v = trainingVocabulary {
+            try Data((v.sorted().joined(separator: "\n") + "\n").utf8).write(to: dir.appendingPathComponent("vocabulary.txt"), options: .atomic)
+        }
+    }
+}
+
+/// The `motiongpt` family: a T5 whose vocabulary adds the motion tokens, with its SentencePiece model
+/// and motion tokenizer (DESIGN.md's model directory).
+public enum MotionGPTFamily {
+    public static let modelType = "motiongpt"
+
+    public static let family = ModelFamily(modelType: modelType, summary: "MotionGPT: T5 with motion tokens and a VQ-VAE motion tokenizer") { folder in
+        try load(folder)
+    }
+
+    /// Builds the model of a `motiongpt` folder: task settings from `config.json`'s `motiongpt`
+    /// object, the LM through `T5Family`, the motion tokenizer through `MotionTokenizerFamily`.
+    public static func load(_ folder: ModelFolder) throws -> MotionGPTModel {
+        guard folder.modelType == modelType else {
+            throw ModelHubError.wrongFamily(folder: folder.url.path, found: folder.modelType.isEmpty ? "untyped" : folder.modelType, expected: modelType)
+        }
+        var settings = MotionGPTSettings()
+        if let s = folder.config["motiongpt"] {
+            do { settings = try JSONDecoder().decode(MotionGPTSettings.self, from: JSONSerialization.data(withJSONObject: s)) }
+            catch { throw ModelHubError.badModel("\(folder.configURL.path): motiongpt settings: \(error)") }
+        }
+        let spiece = try folder.require("spiece.model")
+        guard let spieceData = try? Data(contentsOf: spiece) else { throw ModelHubError.badModel("\(spiece.path): unreadable") }
+        let lm = try T5Family.loadLM(folder)
+        let motion = try MotionTokenizer.load(directory: folder.url)
+        let model = try MotionGPTModel(lm: lm, spieceData: spieceData, motionTokenizer: motion, settings: settings)
+        if folder.has("vocabulary.txt"), let text = try? String(contentsOf: folder.file("vocabulary.txt"), encoding: .utf8) {
+            model.trainingVocabulary = Set(text.split(whereSeparator: \.isNewline).map { $0.trimmingCharacters(in: .whitespaces).lowercased() }.filter { !$0.isEmpty })
+        }
+        return model
     }
 }
 
@@ -174,21 +218,21 @@ public enum MotionGPTCheckpoint {
         let ckpt: TorchCheckpoint
         do { ckpt = try TorchCheckpoint(url: checkpoint) } catch { throw MotionGPTError.badModel("\(checkpoint.path): \(error)") }
         let state = try ckpt.stateDict()
-        var vae: [String: Tensor] = [:], lm: [String: Tensor] = [:], skipped: [String: Int] = [:]
+        var vaeKeys: [String: Tensor] = [:], lm: [String: Tensor] = [:], skipped: [String: Int] = [:]
         let bare = state.keys.contains("quantizer.codebook")
         for (k, v) in state {
-            if k.hasPrefix("vae.") { vae[String(k.dropFirst(4))] = v }
-            else if k.hasPrefix("lm.language_model.") { lm[String(k.dropFirst("lm.language_model.".count))] = v }
-            else if bare, k.hasPrefix("encoder.") || k.hasPrefix("decoder.") || k.hasPrefix("quantizer.") { vae[k] = v }
+            if k.hasPrefix("lm.language_model.") { lm[String(k.dropFirst("lm.language_model.".count))] = v }
+            else if k.hasPrefix("vae.") || (bare && MotionTokenizerFamily.isTokenizerKey(k)) { vaeKeys[k] = v }
             else { skipped[String(k.split(separator: ".").first ?? ""), default: 0] += 1 }
         }
+        let vae = MotionTokenizerFamily.sanitize(vaeKeys)
         guard !vae.isEmpty else {
             throw MotionGPTError.badModel("\(checkpoint.path): no motion tokenizer weights (keys under vae.) in the checkpoint")
         }
         let normalizer = try FeatureNormalizer(directory: statistics)
         let vqConfig = try tokenizerConfig(from: vae)
         let vq = try VQVAE(config: vqConfig)
-        do { try vq.loadWeights(vae) } catch { throw MotionGPTError.badModel("\(checkpoint.path): tokenizer weights: \(error)") }
+        try loadWeights(vae, into: vq, sanitize: { $0 }, source: "\(checkpoint.path): tokenizer weights")
         let motion = try MotionTokenizer(model: vq, normalizer: normalizer)
         let fm = FileManager.default
         if lm.isEmpty {
@@ -213,11 +257,7 @@ public enum MotionGPTCheckpoint {
         }
         t5.tieWordEmbeddings = lm["lm_head.weight"] == nil
         let model = try T5Model(config: t5, seed: 0)
-        let skip: Set<String> = ["encoder.embed_tokens.weight", "decoder.embed_tokens.weight",
-                                 "decoder.block.0.layer.1.EncDecAttention.relative_attention_bias.weight"]
-        var weights = lm.filter { !skip.contains($0.key) }
-        if t5.tieWordEmbeddings { weights["lm_head.weight"] = nil }
-        do { try model.load(state: weights) } catch { throw MotionGPTError.badModel("\(checkpoint.path): language model weights: \(error)") }
+        try loadWeights(lm, into: model, sanitize: { T5Family.sanitize($0, config: t5) }, source: "\(checkpoint.path): language model weights")
         let full = try MotionGPTModel(lm: model, spieceData: spieceData, motionTokenizer: motion)
         guard full.textTokenizer.vocabularySize == t5.vocabSize else {
             throw MotionGPTError.badModel("the checkpoint's vocabulary has \(t5.vocabSize) tokens but \(spiece.path) + \(vqConfig.codeNum + 3) motion tokens make \(full.textTokenizer.vocabularySize): wrong tokenizer folder?")

@@ -351,3 +351,12 @@ extension MotionItem {
         return m
     }
 }
+
+extension DatasetError: ClassifiedError {
+    public var kind: ErrorKind {
+        switch self {
+        case .missingFile: return .notFound
+        case .corruptFile, .badLine, .empty, .unsatisfiable: return .badInput
+        }
+    }
+}

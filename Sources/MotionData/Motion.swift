@@ -107,3 +107,7 @@ public struct Motion: Sendable {
         try self.init(skeleton: skeleton, positions: frames, fps: fps)
     }
 }
+
+extension MotionError: ClassifiedError {
+    public var kind: ErrorKind { .badInput }
+}

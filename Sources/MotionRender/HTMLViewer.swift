@@ -92,7 +92,7 @@ public enum MotionRenderer {
     public static func write(_ motion: Motion, to url: URL, options: RenderOptions = RenderOptions(), frame: Int? = nil, force: Bool = false) throws {
         let ext = url.pathExtension.lowercased()
         guard extensions.contains(ext) else { throw RenderError.badInput("\(url.lastPathComponent): cannot render to .\(url.pathExtension) (use .gif, .png, .html or .mp4)") }
-        if !force && FileManager.default.fileExists(atPath: url.path) { throw RenderError.io("\(url.path) already exists (use --force to overwrite)") }
+        if !force && FileManager.default.fileExists(atPath: url.path) { throw RenderError.io("\(url.path) already exists") }
         let data: Data
         switch ext {
         case "html":

@@ -1,5 +1,6 @@
 import Foundation
 import MotionData
+import TensorEngine
 
 /// Errors of rendering and writing pictures; each names the file or the problem.
 public enum RenderError: Error, CustomStringConvertible, Equatable {
@@ -258,4 +259,8 @@ enum BitmapFont {
             }
         }
     }
+}
+
+extension RenderError: ClassifiedError {
+    public var kind: ErrorKind { .badInput }
 }

@@ -206,3 +206,7 @@ public struct TemplateRenderer: Sendable {
         return (input, output)
     }
 }
+
+extension TaskTemplateError: ClassifiedError {
+    public var kind: ErrorKind { .badInput }
+}

@@ -4,16 +4,24 @@ import NeuralNetwork
 import TensorEngine
 
 /// Errors reading or writing a motion-tokenizer folder; each names the file.
-public enum MotionTokenizerError: Error, CustomStringConvertible {
+public enum MotionTokenizerError: ClassifiedError {
     case missing(String)
     case badFile(URL, String)
     case exists(URL)
+
+    public var kind: ErrorKind {
+        switch self {
+        case .missing: return .notFound
+        case .badFile: return .modelFault
+        case .exists: return .badInput
+        }
+    }
 
     public var description: String {
         switch self {
         case .missing(let s): return s
         case .badFile(let u, let s): return "\(u.path): \(s)"
-        case .exists(let u): return "\(u.path) already exists (use --force to overwrite)"
+        case .exists(let u): return "\(u.path) already exists"
         }
     }
 }
@@ -21,6 +29,7 @@ public enum MotionTokenizerError: Error, CustomStringConvertible {
 /// A trained motion tokenizer with its feature normalisation: raw HumanML3D features or motions in,
 /// codes out, and back.
 ///
+/// Loading goes through the model-folder layer (`MotionTokenizer.load(directory:)` in ModelHub).
 /// On disk (DESIGN.md's model directory): `motion_tokenizer/config.json`, `motion_tokenizer/model.safetensors`
 /// (MotionGPT's key names), and `mean.npy`/`std.npy` either inside the tokenizer folder or beside it in the
 /// model directory.
@@ -41,49 +50,11 @@ public final class MotionTokenizer {
     /// Frames covered by one code (4 for MotionGPT).
     public var framesPerCode: Int { model.config.framesPerCode }
 
-    /// The folder holding `config.json`/`model.safetensors`: `dir/motion_tokenizer` in a model directory, else `dir`.
-    public static func weightsFolder(in dir: URL) -> URL {
-        let sub = dir.appendingPathComponent("motion_tokenizer")
-        return FileManager.default.fileExists(atPath: sub.appendingPathComponent("config.json").path) ? sub : dir
-    }
-
-    /// Loads a tokenizer from a model directory or a tokenizer folder.
-    public static func load(directory dir: URL) throws -> MotionTokenizer {
-        let fm = FileManager.default
-        var isDir: ObjCBool = false
-        guard fm.fileExists(atPath: dir.path, isDirectory: &isDir), isDir.boolValue else {
-            throw MotionTokenizerError.missing("\(dir.path): no such model directory")
-        }
-        let folder = weightsFolder(in: dir)
-        let configURL = folder.appendingPathComponent("config.json")
-        guard fm.fileExists(atPath: configURL.path) else {
-            throw MotionTokenizerError.missing("\(dir.path): no motion tokenizer (expected motion_tokenizer/config.json or config.json)")
-        }
-        let config: VQVAEConfig
-        do { config = try JSONDecoder().decode(VQVAEConfig.self, from: Data(contentsOf: configURL)) }
-        catch { throw MotionTokenizerError.badFile(configURL, "not a motion tokenizer configuration (\(error))") }
-        guard config.modelType == "motion_vqvae" else {
-            throw MotionTokenizerError.badFile(configURL, "model_type is \(config.modelType), expected motion_vqvae")
-        }
-        let model = try VQVAE(config: config)
-        let weights = folder.appendingPathComponent("model.safetensors")
-        guard fm.fileExists(atPath: weights.path) else { throw MotionTokenizerError.missing("\(weights.path): no such file") }
-        do {
-            let file = try SafeTensorsFile(url: weights)
-            var state: [String: Tensor] = [:]
-            for name in file.names { state[name] = try file.tensor(name) }
-            try model.loadWeights(state)
-        } catch { throw MotionTokenizerError.badFile(weights, "\(error)") }
-        let statsDir = fm.fileExists(atPath: folder.appendingPathComponent("mean.npy").path)
-            || fm.fileExists(atPath: folder.appendingPathComponent("Mean.npy").path) ? folder : dir
-        let normalizer = try FeatureNormalizer(directory: statsDir)
-        return try MotionTokenizer(model: model, normalizer: normalizer)
-    }
-
     /// Writes `config.json`, `model.safetensors` and (with `statistics`) `mean.npy`/`std.npy` into `dir`
     /// (created if needed). A model directory keeps the statistics beside `motion_tokenizer/` instead.
     /// Existing files are refused unless `force`.
-    public func save(directory dir: URL, force: Bool = false, statistics: Bool = true) throws {
+    /// Weights are F32, or F16 with `dtype: .float16` (bundled models).
+    public func save(directory dir: URL, force: Bool = false, statistics: Bool = true, dtype: DType = .float32) throws {
         let fm = FileManager.default
         let names = ["config.json", "model.safetensors"] + (statistics ? ["mean.npy", "std.npy"] : [])
         if !force, let clash = names.map({ dir.appendingPathComponent($0) }).first(where: { fm.fileExists(atPath: $0.path) }) {
@@ -93,7 +64,7 @@ public final class MotionTokenizer {
         let enc = JSONEncoder()
         enc.outputFormatting = [.prettyPrinted, .sortedKeys]
         try enc.encode(config).write(to: dir.appendingPathComponent("config.json"), options: .atomic)
-        try writeSafeTensors(model.namedTensors(), metadata: ["format": "pt"], to: dir.appendingPathComponent("model.safetensors"))
+        try writeSafeTensors(model.namedTensors(), metadata: ["format": "pt"], dtype: dtype, to: dir.appendingPathComponent("model.safetensors"))
         if statistics { try saveStatistics(to: dir) }
     }
 

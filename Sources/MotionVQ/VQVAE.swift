@@ -455,6 +455,34 @@ public final class VQVAE: Module {
     /// Loads weights (MotionGPT key names, `vae.` prefix already removed) and marks the codebook ready.
     public func loadWeights(_ state: [String: Tensor]) throws {
         try load(state: state, strict: true)
-        quantizer.adoptLoadedCodebook()
     }
+
+    /// Loaded weights bring a codebook: mark it ready (see `EMAQuantizer.adoptLoadedCodebook`).
+    override public func stateDidLoad() { quantizer.adoptLoadedCodebook() }
+}
+
+extension VQVAEError: ClassifiedError {
+    public var kind: ErrorKind {
+        switch self {
+        case .badConfig: return .modelFault
+        case .badInput, .badCode: return .badInput
+        }
+    }
+}
+
+extension VQVAEConfig {
+    /// Named architectures: `default` is MotionGPT's (width 512, 512 codes of 512); `small` (width 128,
+    /// codes of 128, depth 3) trains on a 2-core CPU in minutes and is what the bundled model uses.
+    public static func preset(_ name: String) -> VQVAEConfig? {
+        switch name {
+        case "default": return VQVAEConfig()
+        case "small":
+            var c = VQVAEConfig(); c.width = 128; c.codeDim = 128; c.outputEmbWidth = 128; c.depth = 3
+            return c
+        default: return nil
+        }
+    }
+
+    /// The names `preset(_:)` knows.
+    public static let presetNames = ["default", "small"]
 }

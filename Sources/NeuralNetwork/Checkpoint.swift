@@ -185,3 +185,12 @@ extension Module {
         return try load(state: state, strict: strict)
     }
 }
+
+extension CheckpointError: ClassifiedError {
+    public var kind: ErrorKind {
+        switch self {
+        case .checksumMismatch, .missingChecksum, .unreadable: return .badInput
+        case .writeFailed: return .modelFault
+        }
+    }
+}

@@ -122,11 +122,25 @@ open class Module {
         }
         var loaded: [String] = []
         for (key, t) in own { if let s = state[key] { t.assign(s); loaded.append(key) } }
+        stateDidLoad()
         return loaded
     }
+
+    /// Called after `load(state:strict:)` wrote new weights, so a module can refresh what it derives
+    /// from them (a quantizer's EMA statistics, say). Does nothing by default.
+    open func stateDidLoad() {}
 }
 
 /// A module mapping one tensor to one tensor.
 public protocol UnaryLayer: AnyObject {
     func callAsFunction(_ x: Tensor) -> Tensor
+}
+
+extension ModuleError: ClassifiedError {
+    public var kind: ErrorKind {
+        switch self {
+        case .stateMismatch: return .modelFault
+        case .invalidConfiguration: return .badInput
+        }
+    }
 }

@@ -12,30 +12,43 @@ final class GradNode {
     }
 }
 
-/// Process-wide grad mode. Inference and backward passes turn it off so nothing is recorded.
-/// Not thread-safe by design: the engine parallelises inside ops, never across graph building.
-nonisolated(unsafe) private var gradModeEnabled = true
+/// Grad mode, per task: a `@TaskLocal`, so an inference running on one task (which turns recording
+/// off) never stops a training step on another task from recording, and the reverse. Outside any
+/// task (plain synchronous code) the value is per thread. Parallel loops inside ops never record.
+enum GradMode {
+    @TaskLocal static var enabled = true
+}
 
 extension Tensor {
-    /// Whether operations currently record autodiff history.
-    public static var isGradEnabled: Bool { gradModeEnabled }
+    /// Whether operations on the current task record autodiff history.
+    public static var isGradEnabled: Bool { GradMode.enabled }
 
-    /// Runs `body` with recording off (inference, optimiser updates), restoring the previous mode.
+    /// Runs `body` with recording off on the current task (inference, optimiser updates), restoring
+    /// the previous mode afterwards. Other tasks keep their own mode.
     @discardableResult
     public static func withNoGrad<T>(_ body: () throws -> T) rethrows -> T {
-        let saved = gradModeEnabled
-        gradModeEnabled = false
-        defer { gradModeEnabled = saved }
-        return try body()
+        try GradMode.$enabled.withValue(false, operation: body)
+    }
+
+    /// `withNoGrad` for asynchronous work: recording stays off across suspension points of `body`.
+    @discardableResult
+    public static func withNoGrad<T>(_ body: () async throws -> T) async rethrows -> T {
+        try await GradMode.$enabled.withValue(false, operation: body)
+    }
+
+    /// Runs `body` with recording on (a training step inside an inference scope, say).
+    @discardableResult
+    public static func withGrad<T>(_ body: () throws -> T) rethrows -> T {
+        try GradMode.$enabled.withValue(true, operation: body)
     }
 
     /// True when an op on `inputs` must be recorded.
     static func needsGrad(_ inputs: Tensor...) -> Bool {
-        gradModeEnabled && inputs.contains { $0.requiresGrad }
+        GradMode.enabled && inputs.contains { $0.requiresGrad }
     }
 
     static func needsGrad(_ inputs: [Tensor]) -> Bool {
-        gradModeEnabled && inputs.contains { $0.requiresGrad }
+        GradMode.enabled && inputs.contains { $0.requiresGrad }
     }
 
     /// Attaches a backward to `self` (the result of an op) if any input requires a gradient.

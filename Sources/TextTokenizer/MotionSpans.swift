@@ -1,3 +1,5 @@
+import TensorEngine
+
 /// Motion spans inside text, as MotionGPT writes them (`motion_token_to_string` in `mgpt_lm.py`):
 /// `<motion_id_K><motion_id_c1>...<motion_id_cn><motion_id_{K+1}>` with no spaces, K the codebook size.
 /// The in-between task also writes `<motion_id_{K+2}>` (pad) in place of masked codes.
@@ -182,4 +184,8 @@ extension MotionVocabulary {
         guard let first = tokenizer.id(of: Self.token(0)) else { return parse(text: tokenizer.decode(ids)) }
         return parse(ids: ids, firstID: first) { tokenizer.decode($0, skipSpecialTokens: true) }
     }
+}
+
+extension MotionSpanError: ClassifiedError {
+    public var kind: ErrorKind { .badInput }
 }

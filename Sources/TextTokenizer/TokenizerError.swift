@@ -1,4 +1,5 @@
 import Foundation
+import TensorEngine
 
 /// Everything that can go wrong while loading a tokenizer. Encoding and decoding never fail: text that the
 /// vocabulary cannot represent becomes the unknown piece (or byte pieces), and unknown ids are skipped.
@@ -22,6 +23,15 @@ public enum TokenizerError: Error, CustomStringConvertible, Equatable {
             return "SentencePiece model is corrupt at \(field) (byte \(offset)): \(reason)"
         case .invalidModel(let reason):
             return "invalid SentencePiece model: \(reason)"
+        }
+    }
+}
+
+extension TokenizerError: ClassifiedError {
+    public var kind: ErrorKind {
+        switch self {
+        case .unreadableFile: return .notFound
+        case .truncated, .malformed, .invalidModel: return .badInput
         }
     }
 }

@@ -1,5 +1,6 @@
 import Foundation
 import Generation
+import ModelHub
 import MotionT5
 import NeuralNetwork
 import TensorEngine
@@ -20,6 +21,8 @@ public struct LMTrainingOptions: Codable, Equatable, Sendable {
     public var logEvery = 10
     public var checkpointEvery = 200
     public var validateEvery = 100
+    /// Cosine decay to this learning rate over the run (after the warm-up); nil keeps the rate constant.
+    public var cosineFloor: Float? = nil
     public init() {}
 }
 
@@ -85,7 +88,7 @@ public final class LMTrainer {
     }
 
     func learningRate(at step: Int) -> Float {
-        warmupLearningRate(peak: options.learningRate, warmup: options.warmupSteps, step: step)
+        scheduledLearningRate(peak: options.learningRate, warmup: options.warmupSteps, step: step, total: options.steps, cosineFloor: options.cosineFloor)
     }
 
     /// One optimisation step.
@@ -132,10 +135,10 @@ public final class LMTrainer {
 
     /// Writes a resumable checkpoint (weights, Adam moments, step) to `store`.
     @discardableResult
-    public func save(to store: CheckpointStore, stage: String) throws -> URL {
+    public func save(to store: CheckpointStore, stage: String, metadata extraMetadata: [String: String] = [:]) throws -> URL {
         let enc = JSONEncoder(); enc.outputFormatting = .sortedKeys
         return try store.save(step: step, model: model.lm, optimizer: optimizer,
-                              metadata: ["stage": stage, "options": String(decoding: try enc.encode(options), as: UTF8.self)])
+                              metadata: extraMetadata.merging(["stage": stage, "options": String(decoding: try enc.encode(options), as: UTF8.self)]) { $1 })
     }
 
     /// Continues from a checkpoint written by `save(to:stage:)`.

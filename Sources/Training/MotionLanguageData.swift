@@ -1,5 +1,6 @@
 import Foundation
 import Generation
+import ModelHub
 import MotionData
 import MotionT5
 import MotionVQ

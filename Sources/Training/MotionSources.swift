@@ -14,7 +14,7 @@ public enum MotionSources {
     /// Loads every clip of `split` from folders (all clips when the folder has no split file, unless
     /// `requireSplit`) and every listed `.npy` file.
     public static func load(_ paths: [String], split: String, nfeats: Int, requireSplit: Bool = false) throws -> MotionClips {
-        guard !paths.isEmpty else { throw MotionSourceError.bad("no training data given (--data)") }
+        guard !paths.isEmpty else { throw MotionSourceError.bad("no training data given") }
         var names: [String] = [], feats: [Tensor] = []
         let fm = FileManager.default
         for path in paths {
@@ -82,4 +82,8 @@ public enum MotionSources {
         let std = (0..<d).map { k in Float(Swift.max((sq[k] / n - (sum[k] / n) * (sum[k] / n)).squareRoot(), 1e-3)) }
         return try FeatureNormalizer(mean: mean, std: std)
     }
+}
+
+extension MotionSourceError: ClassifiedError {
+    public var kind: ErrorKind { .badInput }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import ModelHub
 import MotionData
 import MotionVQ
 import NeuralNetwork
@@ -18,6 +19,8 @@ public struct TokenizerTrainingOptions: Codable, Equatable, Sendable {
     public var seed: UInt64 = 0
     public var logEvery = 10
     public var checkpointEvery = 200
+    /// Cosine decay to this learning rate over the run (after the warm-up); nil keeps the rate constant.
+    public var cosineFloor: Float? = nil
     public init() {}
 }
 
@@ -126,7 +129,7 @@ public final class TokenizerTrainer {
     }
 
     func learningRate(at step: Int) -> Float {
-        warmupLearningRate(peak: options.learningRate, warmup: options.warmupSteps, step: step)
+        scheduledLearningRate(peak: options.learningRate, warmup: options.warmupSteps, step: step, total: options.steps, cosineFloor: options.cosineFloor)
     }
 
     /// Runs one optimisation step and returns its numbers.
@@ -192,11 +195,11 @@ public final class TokenizerTrainer {
 
     /// Writes a resumable checkpoint (weights, Adam moments, EMA codebook statistics, step) to `store`.
     @discardableResult
-    public func save(to store: CheckpointStore) throws -> URL {
+    public func save(to store: CheckpointStore, metadata extraMetadata: [String: String] = [:]) throws -> URL {
         let enc = JSONEncoder(); enc.outputFormatting = .sortedKeys
         return try store.save(step: step, model: tokenizer.model, optimizer: optimizer, extra: tokenizer.model.trainingState().sorted { $0.key < $1.key },
-                              metadata: ["stage": "tokenizer", "options": String(decoding: try enc.encode(options), as: UTF8.self),
-                                         "config": String(decoding: try enc.encode(tokenizer.config), as: UTF8.self)])
+                              metadata: extraMetadata.merging(["stage": "tokenizer", "options": String(decoding: try enc.encode(options), as: UTF8.self),
+                                         "config": String(decoding: try enc.encode(tokenizer.config), as: UTF8.self)]) { $1 })
     }
 
     /// Continues from a checkpoint written by `save(to:)` with the same configuration.

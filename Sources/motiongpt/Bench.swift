@@ -8,7 +8,13 @@ import TensorEngine
 /// `motiongpt bench`: engine speed beside raw BLAS and, when installed, PyTorch on the same machine.
 struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Measure the engine: matmul GFLOP/s against raw cblas_sgemm, transformer forward+backward time, and the PyTorch reference when available.")
+        abstract: "Measure the engine: matmul GFLOP/s against raw cblas_sgemm, transformer forward+backward time, and the PyTorch reference when available.",
+        discussion: """
+        The PyTorch reference runs in the same invocation when a Python with torch is found \
+        ($MOTIONGPT_PYTHON, else python3); ratios are engine against reference.
+
+        Example: MOTIONGPT_PYTHON=../venv/bin/python motiongpt bench
+        """)
 
     @Flag(name: .long, help: "Skip the PyTorch reference even when it is installed.")
     var noReference = false

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Generation
+import ModelHub
 
 /// `motiongpt convert-checkpoint`: MotionGPT's released PyTorch checkpoints to a model directory.
 struct ConvertCheckpoint: ParsableCommand {
@@ -11,6 +12,8 @@ struct ConvertCheckpoint: ParsableCommand {
         A full checkpoint needs the Flan-T5 folder it was trained with (--tokenizer DIR with spiece.model and \
         config.json) and the dataset statistics (--stats DIR with Mean.npy and Std.npy). A tokenizer-only \
         checkpoint becomes DIR/motion_tokenizer/. Evaluator weights (t2m_*) are skipped and reported.
+
+        Example: motiongpt convert-checkpoint motiongpt_s3_h3d.tar -o models/motiongpt --tokenizer flan-t5-base/ --stats HumanML3D/
         """)
 
     @Argument(help: "MotionGPT checkpoint file.") var input: String

@@ -6,7 +6,12 @@ import MotionRender
 /// `motiongpt convert IN -o OUT`: between .npy joints/features, .bvh and .json.
 struct Convert: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Convert a motion between .npy (joints [T,J,3] or features [T,263]/[T,251]), .bvh and .json.")
+        abstract: "Convert a motion between .npy (joints [T,J,3] or features [T,263]/[T,251]), .bvh and .json.",
+        discussion: """
+        .npy inputs are told apart by shape; features are raw (not normalised), as HumanML3D's new_joint_vecs.
+
+        Example: motiongpt convert walk.bvh -o walk.npy
+        """)
     @Argument(help: "Input motion file.") var input: String
     @Option(name: .shortAndLong, help: "Output file (.npy, .bvh, .json).") var output: String
     @Flag(name: .long, help: "Write raw features [T-1, 263] (KIT: [T-1, 251]) instead of joints (.npy output).") var features = false
@@ -28,7 +33,12 @@ struct Convert: ParsableCommand {
 /// `motiongpt render IN -o OUT.gif|.png|.mp4|.html`.
 struct Render: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Draw a motion as an animated GIF, a PNG frame, an MP4 (needs ffmpeg) or a self-contained 3D HTML viewer.")
+        abstract: "Draw a motion as an animated GIF, a PNG frame, an MP4 (needs ffmpeg) or a self-contained 3D HTML viewer.",
+        discussion: """
+        A stick figure from a fixed 3/4 view framed on the whole motion: left side red, right blue.
+
+        Example: motiongpt render walk.bvh -o walk.gif --title "a person walks forward"
+        """)
     @Argument(help: "Input motion file (.npy, .bvh, .json).") var input: String
     @Option(name: .shortAndLong, help: "Output file (.gif, .png, .mp4, .html).") var output: String
     @Option(name: .long, help: "Title drawn on the picture (default: the file name).") var title: String?

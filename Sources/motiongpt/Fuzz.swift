@@ -9,6 +9,9 @@ import Fuzzing
 struct Fuzz: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Fuzz the file parsers with mutated seed files (developer tool).",
+        discussion: """
+        Example: motiongpt fuzz --target bvh --iterations 10000
+        """,
         shouldDisplay: false)
 
     @Option(name: .long, help: "Parser to fuzz, or 'all' (see --list).") var target = "all"

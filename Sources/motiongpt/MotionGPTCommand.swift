@@ -1,5 +1,7 @@
 import ArgumentParser
 import Foundation
+import ModelHub
+import TensorEngine
 
 /// The `motiongpt` command line. Subcommands are thin: parse, call a library, print.
 @main
@@ -7,13 +9,51 @@ struct MotionGPTCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "motiongpt",
         abstract: "Generate and understand human motion with language models (MotionGPT, Large Motion Model).",
+        discussion: """
+        Every command works with the bundled model (Models/default) or any model folder given with --model.
+
+        Example: motiongpt generate "a person walks forward" -o walk.bvh && motiongpt render walk.bvh -o walk.gif
+        """,
         version: MotionGPTVersion.string,
-        subcommands: [Bench.self, LM.self, Train.self, Tokenize.self, Detokenize.self, ConvertCheckpoint.self, Generate.self, Caption.self, Predict.self, Inbetween.self, Chat.self, Convert.self, Render.self, Fuzz.self]
+        subcommands: [Generate.self, Caption.self, Predict.self, Inbetween.self, Chat.self, Convert.self, Render.self,
+                      Tokenize.self, Detokenize.self, LM.self, Train.self, ConvertCheckpoint.self, Export.self, Bench.self, Fuzz.self]
     )
+
+    /// Registers every model family, then runs the command; library errors become one line with the
+    /// flag words the library leaves out.
+    static func main() {
+        registerModelFamilies()
+        do {
+            var command = try parseAsRoot()
+            try command.run()
+        } catch let e as UserError {
+            exit(withError: e)
+        } catch let e as ClassifiedError {
+            exit(withError: UserError(cliMessage(e)))
+        } catch {
+            exit(withError: error)
+        }
+    }
+}
+
+/// The families of every target this executable links. Families from targets above ModelHub (the
+/// evaluator, the diffusion model) are added here when they arrive; ModelHub's own are registered
+/// explicitly too, so this list is the one place that says what `--model` folders can be.
+func registerModelFamilies() {
+    for family in [T5Family.family, MotionTokenizerFamily.family, MotionGPTFamily.family] {
+        ModelRegistry.shared.register(family)
+    }
+}
+
+/// A library error as the CLI says it: outputs that exist get the flag that replaces them.
+func cliMessage(_ error: Error) -> String {
+    let text = "\(error)"
+    if text.hasSuffix("already exists") { return text + " (use --force to overwrite)" }
+    return text
 }
 
 enum MotionGPTVersion {
-    static let string = "0.1.0"
+    static let string = "0.2.0"
 }
 
 /// A user error: printed as one line on standard error, exit status 1.

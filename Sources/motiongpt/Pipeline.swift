@@ -1,78 +1,42 @@
 import ArgumentParser
 import Foundation
 import Generation
+import ModelHub
 import MotionData
 import MotionRender
 
-/// Options every pipeline command shares: the model and how to sample.
-struct ModelOptions: ParsableArguments {
-    @Option(name: .long, help: "Model directory (default: Models/default).")
-    var model: String = "Models/default"
-
-    @Option(name: .long, help: "Seed for sampling.") var seed: UInt64 = 0
-    @Option(name: .long, help: "Sampling temperature.") var temperature: Float?
-    @Option(name: .long, help: "Sample from the k most likely tokens.") var topK: Int?
-    @Option(name: .long, help: "Nucleus sampling threshold.") var topP: Float?
-    @Flag(name: .long, help: "Greedy decoding instead of sampling.") var greedy = false
-    @Option(name: .long, help: "Most tokens to generate.") var maxTokens: Int = 256
-
-    /// Sampling (MotionGPT samples for motion tasks) unless `--greedy` or `sample` is false.
-    func generation(sample: Bool) throws -> GenerationOptions {
-        var o = GenerationOptions()
-        o.maxNewTokens = maxTokens
-        o.doSample = !greedy && (sample || temperature != nil || topK != nil || topP != nil)
-        o.temperature = temperature ?? 1
-        o.topK = topK ?? 0
-        o.topP = topP ?? 1
-        o.seed = seed
-        try o.validate()
-        return o
-    }
-
-    func load() throws -> MotionGPTModel {
-        let url = URL(fileURLWithPath: model)
-        guard FileManager.default.fileExists(atPath: url.appendingPathComponent("config.json").path) else {
-            throw UserError("no model at \(url.path): train one (motiongpt train ...) or convert MotionGPT's checkpoint (motiongpt convert-checkpoint), then pass --model DIR")
-        }
-        return try MotionGPTModel.load(directory: url)
-    }
-}
-
-/// Reads a motion file, refusing missing files with one line.
-func readMotion(_ path: String) throws -> Motion {
-    let url = URL(fileURLWithPath: path)
-    guard FileManager.default.fileExists(atPath: url.path) else { throw UserError("\(url.path): no such file") }
-    return try MotionFile.read(url)
-}
-
-/// Refuses an existing output before any long work.
-func checkOutput(_ path: String, force: Bool) throws -> URL {
-    let url = URL(fileURLWithPath: path)
-    let ext = url.pathExtension.lowercased()
-    guard MotionOutput.extensions.contains(ext) else {
-        throw UserError("\(url.lastPathComponent): unknown output type; use one of \(MotionOutput.extensions.map { "." + $0 }.joined(separator: ", "))")
-    }
-    if !force && FileManager.default.fileExists(atPath: url.path) { throw UserError("\(url.path) already exists (use --force to overwrite)") }
-    return url
-}
-
 /// `motiongpt generate TEXT`: text to motion.
 struct Generate: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Generate a motion from text.")
+    static let configuration = CommandConfiguration(
+        abstract: "Generate a motion from text.",
+        discussion: """
+        Uses the bundled model unless --model (or $MOTIONGPT_MODEL) names another. Motion tokens are \
+        sampled (seeded) unless --greedy or --beams; words of the text the model never saw in training \
+        are named on standard error.
+
+        Example: motiongpt generate "a person walks forward" -o walk.bvh --seconds 4 --seed 1
+        """)
     @Argument(help: "What the person does.") var text: String
-    @Option(name: .shortAndLong, help: "Output motion file (.bvh, .npy, .json, .gif, .mp4, .html).") var output: String = "motion.bvh"
+    @Option(name: .shortAndLong, help: "Output motion file (.bvh, .npy, .json, .gif, .png, .mp4, .html).") var output: String = "motion.bvh"
     @Option(name: .long, help: "Length in frames (20 fps).") var length: Int?
     @Option(name: .long, help: "Length in seconds.") var seconds: Float?
     @Flag(name: .long, help: "Overwrite the output file.") var force = false
-    @OptionGroup var options: ModelOptions
+    @OptionGroup var model: ModelChoice
+    @OptionGroup var sampling: SamplingOptions
 
     func run() throws {
         guard !text.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty else { throw UserError("the text is empty") }
         guard length == nil || seconds == nil else { throw UserError("give --length or --seconds, not both") }
+        if let length, length < 4 || length > 4000 { throw UserError("--length must be between 4 and 4000 frames, got \(length)") }
+        if let seconds, !(seconds > 0 && seconds <= 200) { throw UserError("--seconds must be in (0, 200], got \(seconds)") }
         let out = try checkOutput(output, force: force)
-        let gen = try options.generation(sample: true)
-        let model = try options.load()
-        let r = try model.generateMotion(text, frames: length, seconds: seconds, options: gen)
+        let gen = try sampling.generation(sampleByDefault: true)
+        let m = try model.loadMotionGPT()
+        let unseen = m.unseenWords(in: text)
+        if !unseen.isEmpty {
+            warn("note: the model never saw \(unseen.map { "\"\($0)\"" }.joined(separator: ", ")) in training; it knows \(m.trainingVocabulary?.count ?? 0) caption words (its folder's vocabulary.txt)")
+        }
+        let r = try m.generateMotion(text, frames: length, seconds: seconds, options: gen)
         try MotionOutput.write(r.motions[0], to: out, title: text, force: force)
         print("wrote \(out.path): \(r.motions[0].frameCount) frames (\(r.codes[0].count) motion tokens)\(r.unterminated ? ", unterminated span" : "")")
     }
@@ -80,14 +44,21 @@ struct Generate: ParsableCommand {
 
 /// `motiongpt caption MOTION`: motion to text.
 struct Caption: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Describe a motion in words.")
+    static let configuration = CommandConfiguration(
+        abstract: "Describe a motion in words.",
+        discussion: """
+        Greedy unless sampling options are given.
+
+        Example: motiongpt caption walk.bvh
+        """)
     @Argument(help: "Motion file (.bvh, .npy, .json).") var motion: String
-    @OptionGroup var options: ModelOptions
+    @OptionGroup var model: ModelChoice
+    @OptionGroup var sampling: SamplingOptions
 
     func run() throws {
         let m = try readMotion(motion)
-        let gen = try options.generation(sample: false)
-        let text = try options.load().caption(m, options: gen)
+        let gen = try sampling.generation(sampleByDefault: false)
+        let text = try model.loadMotionGPT().caption(m, options: gen)
         // An empty line would look like success; say what happened instead.
         guard !text.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty else { throw UserError("the model gave no caption for \(motion)") }
         print(text)
@@ -96,17 +67,24 @@ struct Caption: ParsableCommand {
 
 /// `motiongpt predict MOTION -o OUT`: continue a motion.
 struct Predict: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Continue a motion.")
+    static let configuration = CommandConfiguration(
+        abstract: "Continue a motion.",
+        discussion: """
+        The motion's codes are the prefix; the output is the prefix and its continuation.
+
+        Example: motiongpt predict walk.bvh -o next.bvh --seed 2
+        """)
     @Argument(help: "Motion file to continue.") var motion: String
     @Option(name: .shortAndLong, help: "Output motion file.") var output: String
     @Flag(name: .long, help: "Overwrite the output file.") var force = false
-    @OptionGroup var options: ModelOptions
+    @OptionGroup var model: ModelChoice
+    @OptionGroup var sampling: SamplingOptions
 
     func run() throws {
         let out = try checkOutput(output, force: force)
         let m = try readMotion(motion)
-        let gen = try options.generation(sample: true)
-        let r = try options.load().predict(m, options: gen)
+        let gen = try sampling.generation(sampleByDefault: true)
+        let r = try model.loadMotionGPT().predict(m, options: gen)
         try MotionOutput.write(r.motions[0], to: out, title: "prediction", force: force)
         print("wrote \(out.path): \(r.motions[0].frameCount) frames")
     }
@@ -114,19 +92,25 @@ struct Predict: ParsableCommand {
 
 /// `motiongpt inbetween A B -o OUT`: fill the gap between two motions.
 struct Inbetween: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Generate the motion between two motions.")
+    static let configuration = CommandConfiguration(
+        abstract: "Generate the motion between two motions.",
+        discussion: """
+        Example: motiongpt inbetween a.bvh b.bvh -o joined.gif --frames 40
+        """)
     @Argument(help: "First motion.") var first: String
     @Argument(help: "Second motion.") var second: String
     @Option(name: .shortAndLong, help: "Output motion file.") var output: String
-    @Option(name: .long, help: "Frames to fill between them.") var frames: Int = 40
+    @Option(name: .long, help: "Frames to fill between them (4 to 2000).") var frames: Int = 40
     @Flag(name: .long, help: "Overwrite the output file.") var force = false
-    @OptionGroup var options: ModelOptions
+    @OptionGroup var model: ModelChoice
+    @OptionGroup var sampling: SamplingOptions
 
     func run() throws {
+        guard (4...2000).contains(frames) else { throw UserError("--frames must be between 4 and 2000, got \(frames)") }
         let out = try checkOutput(output, force: force)
         let a = try readMotion(first), b = try readMotion(second)
-        let gen = try options.generation(sample: true)
-        let r = try options.load().inbetween(a, b, gapFrames: frames, options: gen)
+        let gen = try sampling.generation(sampleByDefault: true)
+        let r = try model.loadMotionGPT().inbetween(a, b, gapFrames: frames, options: gen)
         try MotionOutput.write(r.motions[0], to: out, title: "in-between", force: force)
         print("wrote \(out.path): \(r.motions[0].frameCount) frames")
     }
@@ -136,16 +120,22 @@ struct Inbetween: ParsableCommand {
 /// motion file's tokens; motions in a reply are written as reply-N files.
 struct Chat: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Answer free-form instructions from standard input, one per line (@file.bvh inserts a motion).")
+        abstract: "Answer free-form instructions from standard input, one per line (@file.bvh inserts a motion).",
+        discussion: """
+        A line that fails (a missing file, an empty answer) prints its error and the session goes on.
+
+        Example: echo "describe @walk.bvh" | motiongpt chat
+        """)
     @Option(name: .long, help: "Folder for motions in replies.") var outDir: String = "."
     @Option(name: .long, help: "File type of reply motions (bvh, npy, json, gif, html).") var format: String = "bvh"
     @Flag(name: .long, help: "Overwrite reply files.") var force = false
-    @OptionGroup var options: ModelOptions
+    @OptionGroup var modelChoice: ModelChoice
+    @OptionGroup var sampling: SamplingOptions
 
     func run() throws {
         guard MotionOutput.extensions.contains(format) else { throw UserError("--format must be one of \(MotionOutput.extensions.joined(separator: ", "))") }
-        let gen = try options.generation(sample: true)
-        let model = try options.load()
+        let gen = try sampling.generation(sampleByDefault: true)
+        let model = try modelChoice.loadMotionGPT()
         var n = 0
         while let line = readLine() {
             let trimmed = line.trimmingCharacters(in: .whitespaces)
@@ -165,8 +155,9 @@ struct Chat: ParsableCommand {
                     try MotionOutput.write(m, to: url, title: trimmed, force: force)
                     print("  motion: \(url.path) (\(m.frameCount) frames)")
                 }
-            } catch let e as UserError {
-                FileHandle.standardError.write(Data("error: \(e.description)\n".utf8))
+            } catch {
+                // Any per-line failure (bad file, model answer without text, a too long prompt) keeps the session.
+                warn("error: \(cliMessage(error))")
             }
             fflush(stdout)
         }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import ModelHub
 import MotionData
 import MotionVQ
 import TensorEngine
@@ -7,14 +8,19 @@ import TensorEngine
 /// `motiongpt tokenize MOTION`: print the motion's codes, space separated, on one line.
 struct Tokenize: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Print the motion tokenizer's codes of a motion (.npy joints or features, .bvh, .json).")
+        abstract: "Print the motion tokenizer's codes of a motion (.npy joints or features, .bvh, .json).",
+        discussion: """
+        --model takes a model directory or a tokenizer folder (default: the bundled model).
+
+        Example: motiongpt tokenize walk.bvh --model runs/vq
+        """)
 
     @Argument(help: "Motion file.") var motion: String
-    @Option(name: .long, help: "Model directory or tokenizer folder.") var model: String
+    @OptionGroup var model: ModelChoice
     @Flag(name: .long, help: "Treat a .npy file as features [T, 263] even if its shape is ambiguous.") var features = false
 
     func run() throws {
-        let tokenizer = try MotionTokenizer.load(directory: URL(fileURLWithPath: model))
+        let tokenizer = try MotionTokenizer.load(directory: try model.url())
         let url = URL(fileURLWithPath: motion)
         let feats = try Self.features(of: url, forceFeatures: features)
         let codes = try tokenizer.encode(features: feats)
@@ -39,10 +45,13 @@ struct Tokenize: ParsableCommand {
 /// `motiongpt detokenize "CODES" -o OUT`: decode codes to a motion file.
 struct Detokenize: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Decode motion codes (space or comma separated) to a motion file (.bvh, .npy joints, .json; --features for .npy features).")
+        abstract: "Decode motion codes (space or comma separated) to a motion file (.bvh, .npy joints, .json; --features for .npy features).",
+        discussion: """
+        Example: motiongpt detokenize "12 7 7 301" --model runs/vq -o back.bvh
+        """)
 
     @Argument(help: "Codes, e.g. \"12 7 7 301\".") var codes: String
-    @Option(name: .long, help: "Model directory or tokenizer folder.") var model: String
+    @OptionGroup var model: ModelChoice
     @Option(name: .shortAndLong, help: "Output file.") var output: String
     @Flag(name: .long, help: "Write features [T, 263] instead of joints (.npy).") var features = false
     @Flag(name: .long, help: "Overwrite an existing output file.") var force = false
@@ -57,7 +66,7 @@ struct Detokenize: ParsableCommand {
         }
         let out = URL(fileURLWithPath: output)
         if !force && FileManager.default.fileExists(atPath: out.path) { throw UserError("\(out.path) already exists (use --force to overwrite)") }
-        let tokenizer = try MotionTokenizer.load(directory: URL(fileURLWithPath: model))
+        let tokenizer = try MotionTokenizer.load(directory: try model.url())
         if features {
             guard out.pathExtension.lowercased() == "npy" else { throw UserError("--features writes .npy, not .\(out.pathExtension)") }
             try writeNpy(try tokenizer.decode(values), to: out)

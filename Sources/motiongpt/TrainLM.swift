@@ -1,11 +1,7 @@
 import ArgumentParser
 import Foundation
-import Generation
 import MotionT5
-import MotionVQ
 import NeuralNetwork
-import TensorEngine
-import TextTokenizer
 import Training
 
 /// Options of the language-model stages.
@@ -15,73 +11,23 @@ struct LMStageOptions: ParsableArguments {
     @Option(name: .long) var batchSize: Int = 16
     @Option(name: .long) var lr: Float = 2e-4
     @Option(name: .long) var warmup: Int = 0
+    @Option(name: .long, help: "Cosine decay of the learning rate to this value (default: constant).") var cosineFloor: Float?
     @Option(name: .long) var seed: UInt64 = 0
-    @Option(name: .long, help: "Print a progress line every N steps.") var logEvery: Int = 10
-    @Option(name: .long, help: "Write a checkpoint every N steps.") var checkpointEvery: Int = 200
-    @Option(name: .long, help: "Validation loss every N steps (on the val split).") var validateEvery: Int = 100
     @Option(name: .long, help: "Held-out split for the validation loss.") var valSplit: String = "val"
     @Flag(name: .long, help: "Add left-right mirrored motions (captions with left/right swapped).") var mirror = false
-    @Flag(name: .long, help: "Continue from the last checkpoint of this stage.") var resume = false
-    @Flag(name: .long, help: "Overwrite an existing output model.") var force = false
+    @OptionGroup var loopOptions: LoopOptions
 
-    func trainingOptions() throws -> LMTrainingOptions {
-        guard steps > 0, batchSize > 0, logEvery > 0, checkpointEvery > 0, validateEvery > 0 else {
-            throw UserError("--steps, --batch-size, --log-every, --checkpoint-every and --validate-every must be positive")
-        }
+    func parameters(_ stage: LMStage, output: String) throws -> LMTrainingParameters {
+        guard batchSize > 0 else { throw UserError("--batch-size must be positive") }
         guard lr > 0, lr.isFinite else { throw UserError("--lr must be positive") }
-        var o = LMTrainingOptions()
-        o.steps = steps; o.batchSize = batchSize; o.learningRate = lr; o.warmupSteps = warmup; o.seed = seed
-        o.logEvery = logEvery; o.checkpointEvery = checkpointEvery; o.validateEvery = validateEvery
-        return o
+        var p = LMTrainingParameters(stage: stage, data: URL(fileURLWithPath: data), output: URL(fileURLWithPath: output), steps: steps)
+        p.loop = try loopOptions.loop(steps: steps)
+        if loopOptions.validateEvery == nil { p.loop.validateEvery = 100 }
+        p.valSplit = valSplit; p.mirror = mirror
+        p.options.batchSize = batchSize; p.options.learningRate = lr; p.options.warmupSteps = warmup
+        p.options.seed = seed; p.options.cosineFloor = cosineFloor
+        return p
     }
-
-    /// Runs a stage: examples from the data folder, pairs from `pair`, progress, validation, checkpoints, save.
-    func run(stage: String, model: MotionGPTModel, out: URL, templates: TaskTemplates,
-             pair: @escaping (MotionLanguageTasks, MotionTextExample, inout SeededRNG) throws -> LMExample) throws {
-        let dataURL = URL(fileURLWithPath: data)
-        var opts = MotionTextDataset.Options(); opts.mirror = mirror
-        let train = try MotionTextDataset.load(dataURL, tokenizer: model.motionTokenizer, options: opts)
-        var vopts = MotionTextDataset.Options(); vopts.split = valSplit
-        let val = try? MotionTextDataset.load(dataURL, tokenizer: model.motionTokenizer, options: vopts)
-        let tasks = MotionLanguageTasks(model: model, templates: templates)
-        // Validation pairs are fixed (seeded once) so the numbers compare across steps and runs.
-        var vrng = SeededRNG(seed: 12345)
-        let valPairs = try (val ?? []).map { try pair(tasks, $0, &vrng) }
-        let trainer = try LMTrainer(model: model, options: try trainingOptions()) { rng, count in
-            try (0..<count).map { _ in try pair(tasks, train[rng.nextInt(train.count)], &rng) }
-        }
-        let store = CheckpointStore(directory: out.appendingPathComponent("checkpoints-\(stage)"), keep: 3)
-        if resume {
-            let state = try latestCheckpoint(store)
-            try trainer.resume(from: state)
-            print("resumed from \(state.url?.lastPathComponent ?? "checkpoint") at step \(trainer.step)")
-        }
-        print("\(stage): \(train.count) training pairs of motion and caption\(mirror ? " (with mirrors)" : ""), \(valPairs.count) validation pairs; " +
-              "T5 d_model \(model.lm.config.dModel), \(model.lm.config.numLayers) layers, vocabulary \(model.lm.config.vocabSize); \(steps) steps of \(batchSize)")
-        if !valPairs.isEmpty && trainer.step == 0 { print(String(format: "validation loss %.4f (before training)", trainer.loss(on: valPairs))) }
-        InterruptFlag.install()
-        while trainer.step < steps {
-            let p = try trainer.trainStep()
-            if p.step % logEvery == 0 || p.step == steps { print(p.line); fflush(stdout) }
-            if !valPairs.isEmpty && (p.step % validateEvery == 0 || p.step == steps) {
-                print(String(format: "validation loss %.4f at step %d", trainer.loss(on: valPairs), p.step)); fflush(stdout)
-            }
-            if p.step % checkpointEvery == 0 || p.step == steps || InterruptFlag.requested {
-                let url = try trainer.save(to: store, stage: stage)
-                if InterruptFlag.requested {
-                    print("interrupted at step \(p.step): saved \(url.path); continue with --resume")
-                    throw ExitCode(130)
-                }
-            }
-        }
-        try model.save(directory: out, force: true)
-        print("saved model to \(out.path)")
-    }
-}
-
-func loadTemplates(_ path: String?) throws -> TaskTemplates {
-    if let path { return try TaskTemplates.load(URL(fileURLWithPath: path)) }
-    return try TaskTemplates.bundled()
 }
 
 /// `motiongpt train pretrain`: stage 2, from a T5 (pretrained folder or a fresh configuration) and a
@@ -89,7 +35,14 @@ func loadTemplates(_ path: String?) throws -> TaskTemplates {
 struct TrainPretrain: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "pretrain",
-        abstract: "Stage 2: motion-language pretraining (text<->motion pairs, prediction, span corruption).")
+        abstract: "Stage 2: motion-language pretraining (text<->motion pairs, prediction, span corruption).",
+        discussion: """
+        Starts from a Hugging Face T5 folder (--lm) or random weights of a T5 config.json (--lm-config with \\
+        --spiece); the vocabulary grows by the motion tokens. Writes --model with the weights of the best \\
+        validation loss.
+
+        Example: motiongpt train pretrain --data Data/cmu-mocap-h3d --model runs/pre --motion-tokenizer runs/vq --lm-config t5.json --spiece spiece.model
+        """)
 
     @OptionGroup var stage: LMStageOptions
     @Option(name: .long, help: "Output model directory.") var model: String
@@ -99,34 +52,19 @@ struct TrainPretrain: ParsableCommand {
     @Option(name: .long, help: "... and the spiece.model of its text vocabulary.") var spiece: String?
 
     func run() throws {
-        let out = URL(fileURLWithPath: model)
-        try checkTrainingOutput(out, file: "config.json", resume: stage.resume, force: stage.force)
-        _ = try stage.trainingOptions()
-        let motion = try MotionTokenizer.load(directory: URL(fileURLWithPath: motionTokenizer))
-        let t5: T5Model, spieceData: Data
+        var p = try stage.parameters(.pretrain, output: model)
+        p.motionTokenizer = URL(fileURLWithPath: motionTokenizer)
         if let lm {
-            let dir = URL(fileURLWithPath: lm)
-            t5 = try T5Model.load(directory: dir)
-            guard let d = try? Data(contentsOf: dir.appendingPathComponent("spiece.model")) else { throw UserError("\(dir.path)/spiece.model: no such file") }
-            spieceData = d
+            p.start = .folder(URL(fileURLWithPath: lm))
         } else if let lmConfig, let spiece {
             let cfg: T5Config
             do { cfg = try JSONDecoder().decode(T5Config.self, from: Data(contentsOf: URL(fileURLWithPath: lmConfig))) }
             catch { throw UserError("--lm-config \(lmConfig): \(error)") }
-            t5 = try T5Model(config: cfg, seed: stage.seed)
-            guard let d = try? Data(contentsOf: URL(fileURLWithPath: spiece)) else { throw UserError("\(spiece): no such file") }
-            spieceData = d
+            p.start = .fresh(config: cfg, spiece: URL(fileURLWithPath: spiece))
         } else {
             throw UserError("give --lm T5_FOLDER, or --lm-config config.json with --spiece spiece.model")
         }
-        // Text + motion vocabulary, as MotionGPT's resize_token_embeddings after add_tokens.
-        let probe = try SentencePieceTokenizer(data: spieceData)
-        let needed = probe.vocabularySize + motion.config.codeNum + 3
-        if t5.config.vocabSize != needed { try t5.resizeTokenEmbeddings(needed, seed: stage.seed) }
-        let full = try MotionGPTModel(lm: t5, spieceData: spieceData, motionTokenizer: motion)
-        try stage.run(stage: "pretrain", model: full, out: out, templates: MotionLanguageTasks.pretrainTemplates) { tasks, e, rng in
-            try tasks.pretrainPair(e, rng: &rng)
-        }
+        try runTraining { try trainLanguageModel(p, progress: $0) }
     }
 }
 
@@ -134,7 +72,10 @@ struct TrainPretrain: ParsableCommand {
 struct TrainInstruct: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "instruct",
-        abstract: "Stage 3: instruction tuning over the task templates (the bundled set or --templates FILE).")
+        abstract: "Stage 3: instruction tuning over the task templates (the bundled set or --templates FILE).",
+        discussion: """
+        Example: motiongpt train instruct --data Data/cmu-mocap-h3d --model runs/pre --out runs/motiongpt --steps 500
+        """)
 
     @OptionGroup var stage: LMStageOptions
     @Option(name: .long, help: "Model directory to start from (from train pretrain or convert-checkpoint).") var model: String
@@ -142,13 +83,9 @@ struct TrainInstruct: ParsableCommand {
     @Option(name: .long, help: "Template file in MotionGPT's format (default: the bundled set).") var templates: String?
 
     func run() throws {
-        let outURL = URL(fileURLWithPath: out)
-        try checkTrainingOutput(outURL, file: "config.json", resume: stage.resume, force: stage.force)
-        _ = try stage.trainingOptions()
-        let t = try loadTemplates(templates)
-        let full = try MotionGPTModel.load(directory: URL(fileURLWithPath: model))
-        try stage.run(stage: "instruct", model: full, out: outURL, templates: t) { tasks, e, rng in
-            try tasks.instructPair(e, rng: &rng)
-        }
+        var p = try stage.parameters(.instruct, output: out)
+        p.model = URL(fileURLWithPath: model)
+        p.templates = templates.map { URL(fileURLWithPath: $0) }
+        try runTraining { try trainLanguageModel(p, progress: $0) }
     }
 }

@@ -1,12 +1,13 @@
 import Foundation
 import Generation
+import ModelHub
 import MotionData
 import MotionT5
 import MotionVQ
 import NeuralNetwork
 import TensorEngine
-import XCTest
 @testable import Training
+import XCTest
 
 /// The language-model stages resume from a checkpoint exactly as if never stopped.
 final class LMResumeTests: XCTestCase {

@@ -1,18 +1,18 @@
 import Foundation
 import Generation
 import MotionData
-import MotionVQ
 import MotionT5
+import MotionVQ
 import TensorEngine
 import TextTokenizer
-import XCTest
 @testable import Training
+import XCTest
 
 /// Task templates (ours and MotionGPT's files), motion spans through the tokenizer, span corruption,
 /// mirroring and the HumanML3D-layout caption reader.
 final class TemplateAndDataTests: XCTestCase {
     static let root = ThreeStageTests.root
-    static let motionGPTTemplates = root.deletingLastPathComponent().appendingPathComponent("shared/data/motiongpt-templates")
+    static let motionGPTTemplates = root.appendingPathComponent("Data/motiongpt-templates")
 
     func templateSets() throws -> [(String, TaskTemplates)] {
         [("bundled", try TaskTemplates.bundled()),
@@ -160,7 +160,7 @@ final class TemplateAndDataTests: XCTestCase {
         o.split = "test"
         XCTAssertThrowsError(try MotionTextDataset.load(folder, tokenizer: tok, options: o)) { XCTAssertTrue("\($0)".contains("test.txt"), "\($0)") }
         // The CMU folder in the same layout loads, with its train split.
-        let cmu = Self.root.deletingLastPathComponent().appendingPathComponent("shared/data/cmu-mocap-h3d")
-        XCTAssertEqual(try MotionSources.load([cmu.path], split: "train", nfeats: 263, requireSplit: true).count, 79)
+        let cmu = Self.root.appendingPathComponent("Data/cmu-mocap-h3d")
+        XCTAssertEqual(try MotionSources.load([cmu.path], split: "train", nfeats: 263, requireSplit: true).count, 68)
     }
 }

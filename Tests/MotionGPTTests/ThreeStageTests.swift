@@ -1,20 +1,21 @@
 import Foundation
 import Generation
+import ModelHub
 import MotionData
 import MotionT5
 import MotionVQ
 import NeuralNetwork
 import TensorEngine
 import TextTokenizer
-import XCTest
 @testable import Training
+import XCTest
 
 /// MotionGPT's three stages end to end at test size on the real HumanML3D sample clip (170 frames, with
 /// its mirror) paired with captions written for the test: losses fall in every stage, and the model then
 /// reproduces a memorised pair (text -> the trained codes) exactly.
 final class ThreeStageTests: XCTestCase {
     static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-    static let sample = root.deletingLastPathComponent().appendingPathComponent("shared/data/humanml3d-sample")
+    static let sample = root.appendingPathComponent("Data/humanml3d-sample")
     static let spiece = root.appendingPathComponent("Tests/TextTokenizerTests/Fixtures/t5like.model")
 
     /// A folder in the HumanML3D layout built from the sample clip, with a whole-clip caption and a

@@ -1,9 +1,10 @@
 import Foundation
-import XCTest
 @testable import Generation
+import ModelHub
 @testable import MotionT5
 import NeuralNetwork
 import TensorEngine
+import XCTest
 
 /// max|a - b| / max(max|b|, 1)
 private func relErr(_ a: Tensor, _ b: Tensor) -> Float {

@@ -109,10 +109,14 @@ public struct SafeTensorsFile {
     public func integers(_ name: String) throws -> [Int] { try view(name).integers() }
 }
 
-/// The bytes of a safetensors file holding `tensors` as F32. Keys are written sorted, the header is
-/// padded with spaces to a multiple of 8 bytes, as the `safetensors` library does, so the output is
-/// byte-identical to `safetensors.torch.save_file` for float32 tensors.
-public func safeTensorsData(_ tensors: [(String, Tensor)], metadata: [String: String] = [:]) throws -> Data {
+/// The bytes of a safetensors file holding `tensors` as F32 (or F16 with `dtype: .float16`, rounded
+/// to nearest even as torch's `.half()` does; for bundled models, half the size). Keys are written sorted,
+/// the header is padded with spaces to a multiple of 8 bytes, as the `safetensors` library does, so the
+/// output is byte-identical to `safetensors.torch.save_file` for the same tensors.
+public func safeTensorsData(_ tensors: [(String, Tensor)], metadata: [String: String] = [:], dtype: DType = .float32) throws -> Data {
+    guard dtype == .float32 || dtype == .float16 else {
+        throw TensorError.invalidArgument("safetensors: writing \(dtype.safetensorsName) is not supported (F32 or F16)")
+    }
     let sorted = tensors.sorted { $0.0 < $1.0 }
     for i in sorted.indices.dropFirst() where sorted[i].0 == sorted[i - 1].0 {
         throw TensorError.invalidArgument("safetensors: tensor name '\(sorted[i].0)' given twice")
@@ -120,15 +124,19 @@ public func safeTensorsData(_ tensors: [(String, Tensor)], metadata: [String: St
     if sorted.contains(where: { $0.0 == "__metadata__" }) {
         throw TensorError.invalidArgument("safetensors: '__metadata__' is reserved and cannot name a tensor")
     }
+    if dtype == .float16, let (name, _) = sorted.first(where: { $0.1.scalars.contains { $0.isFinite && abs($0) > 65504 } }) {
+        throw TensorError.invalidArgument("safetensors: tensor '\(name)' has values beyond F16's range (65504)")
+    }
     var header: [(String, IOJSON)] = []
     if !metadata.isEmpty {
         header.append(("__metadata__", .object(metadata.keys.sorted().map { ($0, .string(metadata[$0]!)) })))
     }
+    let width = dtype == .float16 ? 2 : 4
     var offset = 0
     for (name, t) in sorted {
-        let bytes = t.count * 4
+        let bytes = t.count * width
         header.append((name, .object([
-            ("dtype", .string("F32")),
+            ("dtype", .string(dtype.safetensorsName)),
             ("shape", .array(t.shape.map { .int($0) })),
             ("data_offsets", .array([.int(offset), .int(offset + bytes)])),
         ])))
@@ -140,18 +148,23 @@ public func safeTensorsData(_ tensors: [(String, Tensor)], metadata: [String: St
     withUnsafeBytes(of: UInt64(json.count).littleEndian) { out.append(contentsOf: $0) }
     out.append(contentsOf: json)
     for (_, t) in sorted {
-        // Float32 in memory is little-endian on every platform Swift runs this package on.
-        out.append(UnsafeBufferPointer(start: t.storage.pointer, count: t.count))
+        // Float32 and Float16 in memory are little-endian on every platform Swift runs this package on.
+        if dtype == .float16 {
+            let half = UnsafeBufferPointer(start: t.storage.pointer, count: t.count).map { Float16($0).bitPattern }
+            half.withUnsafeBufferPointer { out.append($0) }
+        } else {
+            out.append(UnsafeBufferPointer(start: t.storage.pointer, count: t.count))
+        }
     }
     return out
 }
 
-/// Writes `tensors` as an F32 safetensors file (see `safeTensorsData`).
-public func writeSafeTensors(_ tensors: [(String, Tensor)], metadata: [String: String] = [:], to url: URL) throws {
-    try ioWriteFile(try safeTensorsData(tensors, metadata: metadata), to: url)
+/// Writes `tensors` as an F32 (or F16) safetensors file (see `safeTensorsData`).
+public func writeSafeTensors(_ tensors: [(String, Tensor)], metadata: [String: String] = [:], dtype: DType = .float32, to url: URL) throws {
+    try ioWriteFile(try safeTensorsData(tensors, metadata: metadata, dtype: dtype), to: url)
 }
 
-/// Writes a dictionary of tensors as an F32 safetensors file, keys sorted.
-public func writeSafeTensors(_ tensors: [String: Tensor], metadata: [String: String] = [:], to url: URL) throws {
-    try writeSafeTensors(tensors.map { ($0.key, $0.value) }, metadata: metadata, to: url)
+/// Writes a dictionary of tensors as an F32 (or F16) safetensors file, keys sorted.
+public func writeSafeTensors(_ tensors: [String: Tensor], metadata: [String: String] = [:], dtype: DType = .float32, to url: URL) throws {
+    try writeSafeTensors(tensors.map { ($0.key, $0.value) }, metadata: metadata, dtype: dtype, to: url)
 }

@@ -1,0 +1,96 @@
+import Foundation
+import MotionT5
+import NeuralNetwork
+import TensorEngine
+import TextTokenizer
+
+/// A Hugging Face T5 folder ready to answer prompts: the model and its SentencePiece tokenizer
+/// (`spiece.model`), with the tokens `save_pretrained` lists in `added_tokens.json` (`<motion_id_N>`
+/// and the like) added at the ids the file gives.
+public final class T5TextModel {
+    public let model: T5Model
+    public let tokenizer: SentencePieceTokenizer
+
+    public init(model: T5Model, tokenizer: SentencePieceTokenizer) {
+        self.model = model
+        self.tokenizer = tokenizer
+    }
+}
+
+/// The `t5` family: Hugging Face T5 / Flan-T5 folders (`config.json`, `model.safetensors` or shards,
+/// `spiece.model`).
+public enum T5Family {
+    public static let modelType = "t5"
+
+    public static let family = ModelFamily(modelType: modelType, summary: "T5 / Flan-T5 encoder-decoder (Hugging Face folder)") { folder in
+        try loadText(folder)
+    }
+
+    /// Keys a Hugging Face T5 checkpoint holds that are copies of `shared.weight` or unused
+    /// (transformers ignores the decoder's cross-attention bias table too), and `lm_head.weight`
+    /// when the embeddings are tied.
+    public static func redundantKeys(tied: Bool) -> Set<String> {
+        var keys: Set<String> = ["encoder.embed_tokens.weight", "decoder.embed_tokens.weight",
+                                 "decoder.block.0.layer.1.EncDecAttention.relative_attention_bias.weight"]
+        if tied { keys.insert("lm_head.weight") }
+        return keys
+    }
+
+    /// Checkpoint keys to module keys: Hugging Face's names are ours, so only the redundant copies go.
+    public static func sanitize(_ state: [String: Tensor], config: T5Config) -> [String: Tensor] {
+        let skip = redundantKeys(tied: config.tieWordEmbeddings)
+        return state.filter { !skip.contains($0.key) }
+    }
+
+    /// The language model of any folder with T5 fields in its `config.json` (a `t5` folder, or the
+    /// LM of a `motiongpt` folder).
+    public static func loadLM(_ folder: ModelFolder) throws -> T5Model {
+        let config = try folder.decodeConfig(T5Config.self, what: "T5")
+        let model = try T5Model(config: config)
+        try loadWeights(try folder.readWeights(), into: model, sanitize: { sanitize($0, config: config) }, source: folder.url.path)
+        model.train(false)
+        return model
+    }
+
+    /// The model with its tokenizer (`spiece.model` plus `added_tokens.json`).
+    public static func loadText(_ folder: ModelFolder) throws -> T5TextModel {
+        let spiece = folder.file("spiece.model")
+        guard folder.has("spiece.model") else {
+            throw ModelHubError.notFound("\(spiece.path): no such file (the folder needs its SentencePiece model)")
+        }
+        let tokenizer = try SentencePieceTokenizer(modelURL: spiece)
+        try addSavedTokens(to: tokenizer, folder: folder)
+        let model = try loadLM(folder)
+        guard tokenizer.vocabularySize <= model.config.vocabSize else {
+            throw ModelHubError.badModel("\(folder.url.path): the tokenizer has \(tokenizer.vocabularySize) tokens but the model only \(model.config.vocabSize)")
+        }
+        return T5TextModel(model: model, tokenizer: tokenizer)
+    }
+
+    /// Reads `added_tokens.json` (`{"token": id}`) and adds the tokens in id order, checking each lands
+    /// on the id the file gives, so ids never silently shift.
+    static func addSavedTokens(to tokenizer: SentencePieceTokenizer, folder: ModelFolder) throws {
+        let url = folder.file("added_tokens.json")
+        guard folder.has("added_tokens.json") else { return }
+        guard let map = (try? JSONSerialization.jsonObject(with: Data(contentsOf: url))) as? [String: Int] else {
+            throw ModelHubError.badModel("\(url.path): expected an object of token -> id")
+        }
+        for (token, id) in map.sorted(by: { $0.value < $1.value }) {
+            if let known = tokenizer.id(of: token) {
+                guard known == id else { throw ModelHubError.badModel("\(url.path): \(token) has id \(known) in the tokenizer, \(id) in the file") }
+                continue
+            }
+            guard id == tokenizer.vocabularySize else {
+                throw ModelHubError.badModel("\(url.path): \(token) wants id \(id) but the next free id is \(tokenizer.vocabularySize)")
+            }
+            tokenizer.addTokens([token])
+        }
+    }
+}
+
+extension T5Model {
+    /// Loads a Hugging Face T5 folder through the model-folder layer (see `T5Family.loadLM`).
+    public static func load(directory: URL) throws -> T5Model {
+        try T5Family.loadLM(try ModelFolder(directory))
+    }
+}

@@ -1,0 +1,88 @@
+import ArgumentParser
+import Foundation
+import Generation
+import ModelHub
+import MotionData
+
+/// `--model`: which model folder a command uses. Without it: `$MOTIONGPT_MODEL`, then the package's
+/// bundled `Models/<name>` found next to the executable's build folder (never the current directory).
+struct ModelChoice: ParsableArguments {
+    @Option(name: .long, help: ArgumentHelp("Model folder (default: $MOTIONGPT_MODEL, else the bundled Models/default).", valueName: "dir"))
+    var model: String?
+
+    /// The folder to load.
+    func url(bundled name: String = "default") throws -> URL {
+        do { return try ModelLocator.resolve(model, bundled: name) }
+        catch let e as ModelHubError {
+            throw UserError("\(e.description); pass --model DIR or set \(ModelLocator.environmentVariable)")
+        }
+    }
+
+    func loadMotionGPT() throws -> MotionGPTModel {
+        let dir = try url()
+        guard FileManager.default.fileExists(atPath: dir.appendingPathComponent("config.json").path) else {
+            throw UserError("no model at \(dir.path): train one (motiongpt train ..., or Tools/train-default.sh) or convert MotionGPT's checkpoint (motiongpt convert-checkpoint), then pass --model DIR")
+        }
+        return try MotionGPTModel.load(directory: dir)
+    }
+}
+
+/// How to pick tokens, for every command that generates. `sampleByDefault` says what a command does
+/// when no option chooses (motion tasks sample, as MotionGPT does; text answers and `lm` are greedy).
+struct SamplingOptions: ParsableArguments {
+    @Option(name: .long, help: "Seed for sampling.") var seed: UInt64 = 0
+    @Option(name: .long, help: "Sampling temperature (turns sampling on).") var temperature: Float?
+    @Option(name: .long, help: "Sample from the k most likely tokens (turns sampling on).") var topK: Int?
+    @Option(name: .long, help: "Sample from the smallest set of tokens with this much probability (turns sampling on).") var topP: Float?
+    @Option(name: .long, help: "Penalty for tokens already generated (1 is none).") var repetitionPenalty: Float = 1
+    @Option(name: .long, help: "Beam search with this many beams (greedy, no sampling).") var beams: Int = 1
+    @Flag(name: .long, help: "Greedy decoding instead of sampling.") var greedy = false
+    @Option(name: .long, help: "Most tokens to generate (default: 256 for motion commands, 64 for lm).") var maxTokens: Int?
+
+    func generation(sampleByDefault: Bool, maxTokens defaultMax: Int = 256) throws -> GenerationOptions {
+        var o = GenerationOptions()
+        o.maxNewTokens = maxTokens ?? defaultMax
+        let asked = temperature != nil || topK != nil || topP != nil
+        o.doSample = !greedy && beams == 1 && (sampleByDefault || asked)
+        if asked && (greedy || beams > 1) { throw UserError("--temperature, --top-k and --top-p sample; they do not go with --greedy or --beams") }
+        o.temperature = temperature ?? 1
+        o.topK = topK ?? 0
+        o.topP = topP ?? 1
+        o.repetitionPenalty = repetitionPenalty
+        o.numBeams = beams
+        o.seed = seed
+        do { try o.validate() } catch let e as GenerationError { throw UserError(Self.withFlags(e.description)) }
+        return o
+    }
+
+    /// Library messages name values, not flags; say which flag they came from.
+    static func withFlags(_ s: String) -> String {
+        let names = ["max new tokens": "--max-tokens", "min new tokens": "--min-tokens", "temperature": "--temperature",
+                     "top-k": "--top-k", "top-p": "--top-p", "repetition penalty": "--repetition-penalty", "beams": "--beams"]
+        for (k, flag) in names where s.hasPrefix(k) { return "\(flag): \(s)" }
+        return s
+    }
+}
+
+/// Reads a motion file, refusing missing files with one line.
+func readMotion(_ path: String) throws -> Motion {
+    let url = URL(fileURLWithPath: path)
+    guard FileManager.default.fileExists(atPath: url.path) else { throw UserError("\(url.path): no such file") }
+    return try MotionFile.read(url)
+}
+
+/// Refuses an existing output (or an unknown output type) before any long work.
+func checkOutput(_ path: String, force: Bool) throws -> URL {
+    let url = URL(fileURLWithPath: path)
+    let ext = url.pathExtension.lowercased()
+    guard MotionOutput.extensions.contains(ext) else {
+        throw UserError("\(url.lastPathComponent): unknown output type; use one of \(MotionOutput.extensions.map { "." + $0 }.joined(separator: ", "))")
+    }
+    if !force && FileManager.default.fileExists(atPath: url.path) { throw UserError("\(url.path) already exists (use --force to overwrite)") }
+    return url
+}
+
+/// Writes a line to standard error.
+func warn(_ line: String) {
+    FileHandle.standardError.write(Data((line + "\n").utf8))
+}
