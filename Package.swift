@@ -17,6 +17,7 @@ let package = Package(
         .library(name: "ModelHub", targets: ["ModelHub"]),
         .library(name: "Generation", targets: ["Generation"]),
         .library(name: "Training", targets: ["Training"]),
+        .library(name: "Evaluation", targets: ["Evaluation"]),
         .executable(name: "motiongpt", targets: ["motiongpt"]),
     ],
     dependencies: [
@@ -37,6 +38,8 @@ let package = Package(
         .target(name: "MotionT5", dependencies: ["NeuralNetwork", "TensorEngine", "TextTokenizer"], resources: [.copy("Resources/motion_templates.json")]),
         .target(name: "ModelHub", dependencies: ["MotionT5", "MotionVQ", "MotionData", "NeuralNetwork", "TensorEngine", "TextTokenizer"]),
         .target(name: "Generation", dependencies: ["ModelHub", "MotionT5", "MotionVQ", "MotionData", "NeuralNetwork", "TensorEngine", "TextTokenizer"]),
+        // Above Generation in DESIGN.md's layering; for now it needs only motions and tensors.
+        .target(name: "Evaluation", dependencies: ["TensorEngine", "MotionData"], swiftSettings: [.swiftLanguageMode(.v6)]),
         .target(name: "Training", dependencies: ["ModelHub", "MotionVQ", "MotionData", "MotionT5", "Generation", "NeuralNetwork", "TensorEngine", "TextTokenizer"]),
         .target(name: "Fuzzing", dependencies: ["TensorEngine", "NeuralNetwork", "MotionData", "TextTokenizer", "MotionT5", "MotionVQ"]),
         .executableTarget(
@@ -57,6 +60,7 @@ let package = Package(
         .testTarget(name: "FuzzTests", dependencies: ["Fuzzing", "TensorEngine", "NeuralNetwork"]),
         .testTarget(name: "ModelHubTests", dependencies: ["ModelHub", "Generation", "Training", "MotionT5", "MotionVQ", "MotionData", "NeuralNetwork", "TensorEngine", "TextTokenizer"]),
         .testTarget(name: "TextTokenizerTests", dependencies: ["TextTokenizer"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "EvaluationTests", dependencies: ["Evaluation", "MotionData", "TensorEngine"], resources: [.copy("Fixtures")]),
         .testTarget(name: "MotionT5Tests", dependencies: ["MotionT5", "ModelHub", "Generation", "NeuralNetwork", "TensorEngine", "TextTokenizer"], resources: [.copy("Fixtures")]),
     ],
     swiftLanguageModes: [.v5]
