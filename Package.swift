@@ -38,14 +38,13 @@ let package = Package(
         .target(name: "MotionT5", dependencies: ["NeuralNetwork", "TensorEngine", "TextTokenizer"], resources: [.copy("Resources/motion_templates.json")]),
         .target(name: "ModelHub", dependencies: ["MotionT5", "MotionVQ", "MotionData", "NeuralNetwork", "TensorEngine", "TextTokenizer"]),
         .target(name: "Generation", dependencies: ["ModelHub", "MotionT5", "MotionVQ", "MotionData", "NeuralNetwork", "TensorEngine", "TextTokenizer"]),
-        // Above Generation in DESIGN.md's layering; for now it needs only motions and tensors.
-        .target(name: "Evaluation", dependencies: ["TensorEngine", "MotionData"], swiftSettings: [.swiftLanguageMode(.v6)]),
+        .target(name: "Evaluation", dependencies: ["Generation", "ModelHub", "MotionVQ", "MotionData", "TensorEngine"], swiftSettings: [.swiftLanguageMode(.v6)]),
         .target(name: "Training", dependencies: ["ModelHub", "MotionVQ", "MotionData", "MotionT5", "Generation", "NeuralNetwork", "TensorEngine", "TextTokenizer"]),
         .target(name: "Fuzzing", dependencies: ["TensorEngine", "NeuralNetwork", "MotionData", "TextTokenizer", "MotionT5", "MotionVQ"]),
         .executableTarget(
             name: "motiongpt",
             dependencies: [
-                "TensorEngine", "NeuralNetwork", "MotionData", "MotionRender", "MotionVQ", "TextTokenizer", "MotionT5", "ModelHub", "Generation", "Training", "Fuzzing",
+                "TensorEngine", "NeuralNetwork", "MotionData", "MotionRender", "MotionVQ", "TextTokenizer", "MotionT5", "ModelHub", "Generation", "Evaluation", "Training", "Fuzzing",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),

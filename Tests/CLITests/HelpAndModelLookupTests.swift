@@ -7,7 +7,7 @@ final class HelpAndModelLookupTests: XCTestCase {
     static let golden = CLITests.repoRoot.appendingPathComponent("Tests/CLITests/Golden/help.txt")
     static let commands: [[String]] = [[], ["generate"], ["caption"], ["predict"], ["inbetween"], ["chat"], ["convert"], ["render"],
                                        ["tokenize"], ["detokenize"], ["lm"], ["train"], ["train", "tokenizer"], ["train", "pretrain"],
-                                       ["train", "instruct"], ["convert-checkpoint"], ["export"], ["bench"], ["fuzz"]]
+                                       ["train", "instruct"], ["evaluate"], ["convert-checkpoint"], ["export"], ["bench"], ["fuzz"]]
 
     /// Runs the binary in `directory` with exactly `environment`.
     func run(_ args: [String], in directory: URL? = nil, environment: [String: String]) throws -> (status: Int32, out: String, err: String) {
