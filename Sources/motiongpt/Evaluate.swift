@@ -61,7 +61,7 @@ struct Evaluate: ParsableCommand {
             try record("inbetween", r)
         }
         if let json {
-            try JSONSerialization.data(withJSONObject: out, options: [.prettyPrinted, .sortedKeys]).write(to: URL(fileURLWithPath: json), options: .atomic)
+            try JSONSerialization.data(withJSONObject: out, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]).write(to: URL(fileURLWithPath: json), options: .atomic)
             print("wrote \(json)")
         }
     }

@@ -18,13 +18,14 @@ final class CLITests: XCTestCase {
 
     func run(_ args: [String]) throws -> (status: Int32, out: String, err: String) { try Self.run(args) }
 
-    /// Runs the binary with `args` (and, when given, only `environment`): exit status, standard output,
-    /// standard error.
-    static func run(_ args: [String], environment: [String: String]? = nil) throws -> (status: Int32, out: String, err: String) {
+    /// Runs the binary with `args` (and, when given, only `environment`, in `directory`): exit status,
+    /// standard output, standard error.
+    static func run(_ args: [String], environment: [String: String]? = nil, in directory: URL? = nil) throws -> (status: Int32, out: String, err: String) {
         let p = Process()
         p.executableURL = binary
         p.arguments = args
         if let environment { p.environment = environment }
+        if let directory { p.currentDirectoryURL = directory }
         let out = Pipe(), err = Pipe()
         p.standardOutput = out
         p.standardError = err

@@ -9,20 +9,8 @@ final class HelpAndModelLookupTests: XCTestCase {
                                        ["tokenize"], ["detokenize"], ["lm"], ["train"], ["train", "tokenizer"], ["train", "pretrain"],
                                        ["train", "instruct"], ["evaluate"], ["convert-checkpoint"], ["export"], ["bench"], ["fuzz"]]
 
-    /// Runs the binary in `directory` with exactly `environment`.
     func run(_ args: [String], in directory: URL? = nil, environment: [String: String]) throws -> (status: Int32, out: String, err: String) {
-        let p = Process()
-        p.executableURL = CLITests.binary
-        p.arguments = args
-        p.environment = environment
-        if let directory { p.currentDirectoryURL = directory }
-        let out = Pipe(), err = Pipe()
-        p.standardOutput = out
-        p.standardError = err
-        try p.run()
-        let o = out.fileHandleForReading.readDataToEndOfFile(), e = err.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        return (p.terminationStatus, String(decoding: o, as: UTF8.self), String(decoding: e, as: UTF8.self))
+        try CLITests.run(args, environment: environment, in: directory)
     }
 
     func testHelpTextIsPinnedAndEveryCommandHasAnExample() throws {
