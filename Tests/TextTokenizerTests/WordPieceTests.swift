@@ -1,0 +1,66 @@
+import Foundation
+import XCTest
+@testable import TextTokenizer
+
+/// WordPiece against `BertTokenizerFast` (all-MiniLM-L6-v2's files), on the texts of
+/// `Tools/fixtures/make_bert_fixtures.py`: accents, CJK, emoji, punctuation runs, digits, tabs and
+/// newlines, very long words, texts that are empty after cleaning, special tokens in the text.
+final class WordPieceTests: XCTestCase {
+    static let fixtures: URL = Bundle.module.url(forResource: "Fixtures", withExtension: nil)!
+    static let folder = fixtures.appendingPathComponent("minilm")
+
+    struct Case: Decodable { let text: String; let ids: [Int]; let max_length: Int? }
+    struct Golden: Decodable { let cases: [Case]; let truncated: [Case] }
+
+    static let golden: Golden = try! JSONDecoder().decode(Golden.self, from: Data(contentsOf: fixtures.appendingPathComponent("wordpiece_golden.json")))
+
+    func check(_ tok: WordPieceTokenizer, file: StaticString = #filePath, line: UInt = #line) {
+        var wrong: [String] = []
+        for c in Self.golden.cases where tok.encode(c.text) != c.ids {
+            wrong.append("\(c.text.debugDescription): \(tok.encode(c.text)) != \(c.ids)")
+        }
+        XCTAssertGreaterThanOrEqual(Self.golden.cases.count, 600, file: file, line: line)
+        XCTAssertEqual(wrong.count, 0, "\(wrong.count) of \(Self.golden.cases.count) differ:\n" + wrong.prefix(12).joined(separator: "\n"), file: file, line: line)
+        for c in Self.golden.truncated {
+            XCTAssertEqual(tok.encode(c.text, maxLength: c.max_length), c.ids, file: file, line: line)
+            XCTAssertTrue(tok.isTruncated(c.text, maxLength: c.max_length!), file: file, line: line)
+        }
+    }
+
+    func testTokenizerJSONMatchesBertTokenizerFast() throws {
+        check(try WordPieceTokenizer.load(folder: Self.folder))
+    }
+
+    func testVocabTxtMatchesBertTokenizerFast() throws {
+        let config = try JSONSerialization.jsonObject(with: Data(contentsOf: Self.folder.appendingPathComponent("tokenizer_config.json"))) as! [String: Any]
+        check(try WordPieceTokenizer.load(vocab: Self.folder.appendingPathComponent("vocab.txt"), config: config))
+    }
+
+    func testFolderSettings() throws {
+        let tok = try WordPieceTokenizer.load(folder: Self.folder)
+        XCTAssertEqual(tok.vocabularySize, 30522)
+        XCTAssertEqual([tok.padID, tok.unkID, tok.clsID, tok.sepID], [0, 100, 101, 102])
+        XCTAssertEqual(tok.modelMaxLength, 512)
+        XCTAssertEqual(tok.tokens("Unaffable walking"), ["una", "##ffa", "##ble", "walking"])
+        XCTAssertEqual(tok.decode(tok.encode("a person walks forward.")), "a person walks forward.")
+        // Cased folders keep case and accents: the settings come from the file, not a fixed pipeline.
+        let cased = try WordPieceTokenizer(vocabulary: ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "Café", "café", "cafe"],
+                                           options: BertNormalizerOptions(lowercase: false))
+        XCTAssertEqual(cased.encode("Café"), [2, 4, 3])
+        let stripped = try WordPieceTokenizer(vocabulary: ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "Café", "café", "cafe", "Cafe"],
+                                              options: BertNormalizerOptions(stripAccents: true, lowercase: false))
+        XCTAssertEqual(stripped.encode("Café"), [2, 7, 3])
+    }
+
+    func testMissingAndBrokenFiles() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("wordpiece-\(UUID())")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        XCTAssertThrowsError(try WordPieceTokenizer.load(folder: dir)) { XCTAssertTrue("\($0)".contains("vocab.txt")) }
+        try Data("{not json".utf8).write(to: dir.appendingPathComponent("tokenizer.json"))
+        XCTAssertThrowsError(try WordPieceTokenizer.load(folder: dir)) { XCTAssertTrue("\($0)".contains("tokenizer.json: not a JSON object")) }
+        try FileManager.default.removeItem(at: dir.appendingPathComponent("tokenizer.json"))
+        try Data("[PAD]\n[CLS]\n[SEP]\n".utf8).write(to: dir.appendingPathComponent("vocab.txt"))
+        XCTAssertThrowsError(try WordPieceTokenizer.load(folder: dir)) { XCTAssertTrue("\($0)".contains("[UNK] is not in the vocabulary"), "\($0)") }
+    }
+}
