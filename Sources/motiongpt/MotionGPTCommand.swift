@@ -40,7 +40,7 @@ struct MotionGPTCommand: ParsableCommand {
 /// evaluator, the diffusion model) are added here when they arrive; ModelHub's own are registered
 /// explicitly too, so this list is the one place that says what `--model` folders can be.
 func registerModelFamilies() {
-    for family in [T5Family.family, MotionTokenizerFamily.family, MotionGPTFamily.family] {
+    for family in [T5Family.family, MotionTokenizerFamily.family, MotionGPTFamily.family, BertFamily.family] {
         ModelRegistry.shared.register(family)
     }
 }
