@@ -52,19 +52,61 @@ public enum T5Family {
         return model
     }
 
-    /// The model with its tokenizer (`spiece.model` plus `added_tokens.json`).
+    /// The model with its tokenizer: `spiece.model`, else `tokenizer.json` (transformers 5 saves only
+    /// that), with `tokenizer_config.json`'s `extra_ids` (100 when absent, as `T5Tokenizer`) and
+    /// `additional_special_tokens`, plus `added_tokens.json`.
     public static func loadText(_ folder: ModelFolder) throws -> T5TextModel {
-        let spiece = folder.file("spiece.model")
-        guard folder.has("spiece.model") else {
-            throw ModelHubError.notFound("\(spiece.path): no such file (the folder needs its SentencePiece model)")
+        let settings = try tokenizerSettings(folder)
+        let tokenizer: SentencePieceTokenizer
+        if folder.has("spiece.model") {
+            tokenizer = try SentencePieceTokenizer(modelURL: folder.file("spiece.model"), extraIDs: settings.extraIDs)
+        } else if folder.has("tokenizer.json") {
+            tokenizer = try SentencePieceTokenizer.load(tokenizerJSON: folder.file("tokenizer.json"), padToken: settings.pad, eosToken: settings.eos)
+            if let stated = settings.statedExtraIDs, stated != tokenizer.extraIDs {
+                throw ModelHubError.badModel("\(folder.file("tokenizer.json").path): holds \(tokenizer.extraIDs) <extra_id_N> tokens but tokenizer_config.json says extra_ids \(stated)")
+            }
+        } else {
+            throw ModelHubError.notFound("\(folder.file("spiece.model").path): no such file, nor tokenizer.json (the folder needs its tokenizer)")
         }
-        let tokenizer = try SentencePieceTokenizer(modelURL: spiece)
+        // Special tokens the config lists that the vocabulary lacks are added, as transformers adds them.
+        for token in settings.additionalSpecial where tokenizer.id(of: token) == nil { tokenizer.addTokens([token], special: true) }
         try addSavedTokens(to: tokenizer, folder: folder)
         let model = try loadLM(folder)
         guard tokenizer.vocabularySize <= model.config.vocabSize else {
             throw ModelHubError.badModel("\(folder.url.path): the tokenizer has \(tokenizer.vocabularySize) tokens but the model only \(model.config.vocabSize)")
         }
         return T5TextModel(model: model, tokenizer: tokenizer)
+    }
+
+    /// What `tokenizer_config.json` (and `special_tokens_map.json`) say about a T5 tokenizer.
+    struct TokenizerSettings {
+        var extraIDs = 100
+        var statedExtraIDs: Int?
+        var pad = "<pad>", eos = "</s>"
+        var additionalSpecial: [String] = []
+    }
+
+    static func tokenizerSettings(_ folder: ModelFolder) throws -> TokenizerSettings {
+        var s = TokenizerSettings()
+        func read(_ name: String) throws -> [String: Any] {
+            guard folder.has(name) else { return [:] }
+            guard let obj = (try? JSONSerialization.jsonObject(with: Data(contentsOf: folder.file(name)))) as? [String: Any] else {
+                throw ModelHubError.badModel("\(folder.file(name).path): not a JSON object")
+            }
+            return obj
+        }
+        let config = try read("tokenizer_config.json"), map = try read("special_tokens_map.json")
+        func token(_ v: Any?) -> String? { (v as? String) ?? ((v as? [String: Any])?["content"] as? String) }
+        if let n = config["extra_ids"] {
+            guard let k = n as? Int, k >= 0 else { throw ModelHubError.badModel("\(folder.file("tokenizer_config.json").path): extra_ids \(n) is not a count") }
+            s.extraIDs = k
+            s.statedExtraIDs = k
+        }
+        s.pad = token(config["pad_token"]) ?? token(map["pad_token"]) ?? s.pad
+        s.eos = token(config["eos_token"]) ?? token(map["eos_token"]) ?? s.eos
+        let listed = (config["additional_special_tokens"] ?? map["additional_special_tokens"]) as? [Any] ?? []
+        s.additionalSpecial = listed.compactMap(token)
+        return s
     }
 
     /// Reads `added_tokens.json` (`{"token": id}`) and adds the tokens in id order, checking each lands
