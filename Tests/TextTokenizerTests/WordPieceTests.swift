@@ -36,6 +36,51 @@ final class WordPieceTests: XCTestCase {
         check(try WordPieceTokenizer.load(vocab: Self.folder.appendingPathComponent("vocab.txt"), config: config))
     }
 
+    /// Every code point through the normaliser and the pre-tokenizer, against the Rust tokenizer's hashes
+    /// (chunks of 256 consecutive code points, surrogates left out): Unicode tables of different versions
+    /// would show up here (control, whitespace, punctuation, lower-casing, NFD, CJK ranges).
+    func testEveryCodePointNormalisesAndSplitsAsTheRustTokenizer() throws {
+        struct Sweep: Decodable { let chunk: Int; let hashes: [[String]] }
+        let sweep = try JSONDecoder().decode(Sweep.self, from: Data(contentsOf: Self.fixtures.appendingPathComponent("wordpiece_unicode_sweep.json")))
+        XCTAssertEqual(sweep.hashes.count * sweep.chunk, 0x110000)
+        let tok = try WordPieceTokenizer.load(folder: Self.folder)
+        func fnv(_ bytes: some Sequence<UInt8>) -> String {
+            var h: UInt64 = 0xCBF2_9CE4_8422_2325
+            for b in bytes { h = (h ^ UInt64(b)) &* 0x0000_0100_0000_01B3 }
+            let hex = String(h, radix: 16)
+            return String(repeating: "0", count: 16 - hex.count) + hex
+        }
+        var wrong: [String] = []
+        for (i, expected) in sweep.hashes.enumerated() {
+            var text = String.UnicodeScalarView()
+            for c in (i * sweep.chunk)..<((i + 1) * sweep.chunk) { if let s = Unicode.Scalar(UInt32(c)) { text.append(s) } }
+            let s = String(text)
+            let norm = fnv(tok.normalize(s).utf8), words = fnv(tok.words(s).joined(separator: "\u{0}").utf8)
+            if norm != expected[0] || words != expected[1] {
+                wrong.append(String(format: "U+%04X..U+%04X%@%@", i * sweep.chunk, (i + 1) * sweep.chunk - 1,
+                                    norm != expected[0] ? " normalised" : "", words != expected[1] ? " words" : ""))
+            }
+        }
+        XCTAssertEqual(wrong, [], "\(wrong.count) chunks differ")
+    }
+
+    /// Writes the Swift runtime's own character classes for every code point, for
+    /// `Tools/fixtures/make_wordpiece_unicode_tables.py` (which diffs them against the Rust tokenizer and
+    /// writes `WordPieceUnicodeTables.swift`). Only with `MOTIONGPT_WORDPIECE_DUMP=FILE`.
+    func testDumpRuntimeUnicodeClasses() throws {
+        guard let path = ProcessInfo.processInfo.environment["MOTIONGPT_WORDPIECE_DUMP"], !path.isEmpty else {
+            throw XCTSkip("MOTIONGPT_WORDPIECE_DUMP is not set")
+        }
+        var out = ""
+        for c in 0..<0x110000 {
+            guard let s = Unicode.Scalar(UInt32(c)) else { continue }
+            let r = WordPieceTokenizer.runtimeClasses(s)
+            func hex(_ v: [Unicode.Scalar]) -> String { v == [s] ? "-" : v.map { String($0.value, radix: 16) }.joined(separator: ",") }
+            out += "\(String(c, radix: 16)) \(r.control ? 1 : 0)\(r.mark ? 1 : 0)\(r.punctuation ? 1 : 0)\(r.whitespace ? 1 : 0) \(hex(r.nfd)) \(hex(r.lower)) \(s.properties.canonicalCombiningClass.rawValue)\n"
+        }
+        try out.write(toFile: path, atomically: true, encoding: .utf8)
+    }
+
     func testFolderSettings() throws {
         let tok = try WordPieceTokenizer.load(folder: Self.folder)
         XCTAssertEqual(tok.vocabularySize, 30522)
