@@ -148,6 +148,38 @@ final class TextEncoderTests: XCTestCase {
         XCTAssertThrowsError(try BertModel(config: c)) { XCTAssertTrue("\($0)".contains("hidden_act \"mystery\"")) }
     }
 
+    /// A copy of the bundled folder (weights linked) with one file replaced; errors name the file at fault.
+    func testBrokenFoldersNameTheFile() throws {
+        let fm = FileManager.default
+        func folder(_ replace: [String: String], drop: [String] = []) throws -> URL {
+            let dir = fm.temporaryDirectory.appendingPathComponent("bert-\(UUID())")
+            try fm.createDirectory(at: dir.appendingPathComponent("1_Pooling"), withIntermediateDirectories: true)
+            for name in ["config.json", "model.safetensors", "tokenizer.json", "vocab.txt", "tokenizer_config.json", "modules.json",
+                         "sentence_bert_config.json", "1_Pooling/config.json"] where !drop.contains(name) {
+                let target = dir.appendingPathComponent(name)
+                if let text = replace[name] { try Data(text.utf8).write(to: target) }
+                else { try fm.createSymbolicLink(at: target, withDestinationURL: Self.bundled.appendingPathComponent(name)) }
+            }
+            return dir
+        }
+        let modules = try folder(["modules.json": #"[{"type": "sentence_transformers.models.Transformer", "path": ""}, {"type": "sentence_transformers.models.Dense", "path": "2_Dense"}]"#])
+        defer { try? fm.removeItem(at: modules) }
+        XCTAssertThrowsError(try SentenceEncoder.load(directory: modules)) {
+            XCTAssertTrue("\($0)".contains("modules.json: module sentence_transformers.models.Dense is not supported"), "\($0)")
+        }
+        let noTokenizer = try folder([:], drop: ["tokenizer.json", "vocab.txt"])
+        defer { try? fm.removeItem(at: noTokenizer) }
+        XCTAssertThrowsError(try SentenceEncoder.load(directory: noTokenizer)) { XCTAssertTrue("\($0)".contains("vocab.txt"), "\($0)") }
+        let layers = try String(contentsOf: Self.bundled.appendingPathComponent("config.json"), encoding: .utf8)
+            .replacingOccurrences(of: "\"num_hidden_layers\": 6", with: "\"num_hidden_layers\": 7")
+        let deeper = try folder(["config.json": layers])
+        defer { try? fm.removeItem(at: deeper) }
+        XCTAssertThrowsError(try SentenceEncoder.load(directory: deeper)) {
+            XCTAssertTrue("\($0)".contains("missing keys: encoder.layer.6."), "\($0)")
+            XCTAssertEqual(ErrorKind.of($0), .modelFault)
+        }
+    }
+
     func testRegisteredAsBert() throws {
         XCTAssertTrue(ModelRegistry.shared.modelTypes.contains("bert"))
         let loaded = try ModelHub.load(Self.bundled)
