@@ -160,7 +160,8 @@ public final class WordPieceTokenizer: @unchecked Sendable {
     }
 
     /// Reads a `tokenizer.json` whose model is `WordPiece` (its normalizer options, vocabulary, special
-    /// added tokens); `config` is `tokenizer_config.json` for `model_max_length`.
+    /// added tokens); `config` is `tokenizer_config.json`: `model_max_length`, and `do_lower_case`,
+    /// `strip_accents`, `tokenize_chinese_chars`, which override the normalizer as transformers does.
     public static func load(tokenizerJSON url: URL, config: [String: Any] = [:]) throws -> WordPieceTokenizer {
         guard let root = try readJSON(url, optional: false) else { throw WordPieceError.missingFile(url.path) }
         guard let model = root["model"] as? [String: Any], (model["type"] as? String) == "WordPiece" else {
@@ -186,6 +187,10 @@ public final class WordPieceTokenizer: @unchecked Sendable {
                                             handleChineseChars: n["handle_chinese_chars"] as? Bool ?? true,
                                             stripAccents: n["strip_accents"] as? Bool, lowercase: n["lowercase"] as? Bool ?? true)
         }
+        // transformers rebuilds the normalizer when tokenizer_config.json says otherwise: the config wins.
+        if let lower = config["do_lower_case"] as? Bool { options.lowercase = lower }
+        if config.keys.contains("strip_accents") { options.stripAccents = config["strip_accents"] as? Bool }
+        if let cjk = config["tokenize_chinese_chars"] as? Bool { options.handleChineseChars = cjk }
         let specials = (root["added_tokens"] as? [[String: Any]] ?? []).filter { $0["special"] as? Bool ?? false }
             .compactMap { $0["content"] as? String }
         func pick(_ key: String, _ fallback: String) -> String { tokenString(config[key]) ?? fallback }

@@ -97,6 +97,22 @@ final class WordPieceTests: XCTestCase {
         XCTAssertEqual(stripped.encode("Café"), [2, 7, 3])
     }
 
+    /// transformers lets tokenizer_config.json's do_lower_case override tokenizer.json's normalizer (checked
+    /// with transformers 5.24: "Hello Café" is two [UNK] in this uncased vocabulary when it says false).
+    func testTokenizerConfigOverridesTheNormalizer() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("wordpiece-cased-\(UUID())")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        for name in ["tokenizer.json", "vocab.txt"] {
+            try FileManager.default.copyItem(at: Self.folder.appendingPathComponent(name), to: dir.appendingPathComponent(name))
+        }
+        try Data(#"{"do_lower_case": false, "strip_accents": null, "model_max_length": 512}"#.utf8).write(to: dir.appendingPathComponent("tokenizer_config.json"))
+        XCTAssertEqual(try WordPieceTokenizer.load(folder: dir).tokens("Hello Café"), ["[UNK]", "[UNK]"])
+        try FileManager.default.removeItem(at: dir.appendingPathComponent("tokenizer.json"))
+        XCTAssertEqual(try WordPieceTokenizer.load(folder: dir).tokens("Hello Café"), ["[UNK]", "[UNK]"])
+        XCTAssertEqual(try WordPieceTokenizer.load(folder: Self.folder).tokens("Hello Café"), ["hello", "cafe"])
+    }
+
     func testMissingAndBrokenFiles() throws {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("wordpiece-\(UUID())")
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
