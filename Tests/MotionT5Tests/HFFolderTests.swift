@@ -40,6 +40,9 @@ final class HFFolderTests: XCTestCase {
     /// Only `pytorch_model.bin` (with the tied embedding copies torch.save keeps), read with the torch reader.
     func testPytorchBinOnlyFolder() throws { try check("bin") }
 
+    /// `pytorch_model.bin.index.json` with two `.bin` shards.
+    func testShardedPytorchBinFolder() throws { try check("bin-sharded") }
+
     func testTokenizerJSONEqualsSpieceModel() throws {
         let json = try SentencePieceTokenizer.load(tokenizerJSON: Self.root.appendingPathComponent("tokjson/tokenizer.json"))
         let spm = try SentencePieceTokenizer(modelURL: Self.root.appendingPathComponent("bin/spiece.model"))
