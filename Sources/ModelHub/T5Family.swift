@@ -10,10 +10,64 @@ import TextTokenizer
 public final class T5TextModel {
     public let model: T5Model
     public let tokenizer: SentencePieceTokenizer
+    /// The folder's `generation_config.json`, when it has one: the defaults `generate()` starts from.
+    public let generationConfig: GenerationConfig?
 
-    public init(model: T5Model, tokenizer: SentencePieceTokenizer) {
+    public init(model: T5Model, tokenizer: SentencePieceTokenizer, generationConfig: GenerationConfig? = nil) {
         self.model = model
         self.tokenizer = tokenizer
+        self.generationConfig = generationConfig
+    }
+}
+
+/// The fields of a Hugging Face `generation_config.json` that decoding uses (snake_case keys); absent
+/// fields are nil and take transformers' `GenerationConfig` defaults where they are applied.
+public struct GenerationConfig: Codable, Equatable, Sendable {
+    public var maxNewTokens: Int?
+    /// Total decoder length, start token included (transformers' default 20 when neither is given).
+    public var maxLength: Int?
+    public var minNewTokens: Int?
+    public var doSample: Bool?
+    public var temperature: Float?
+    public var topK: Int?
+    public var topP: Float?
+    public var repetitionPenalty: Float?
+    public var numBeams: Int?
+    public var lengthPenalty: Float?
+    public var earlyStopping: Bool?
+
+    public init() {}
+
+    enum CodingKeys: String, CodingKey {
+        case maxNewTokens = "max_new_tokens", maxLength = "max_length", minNewTokens = "min_new_tokens"
+        case doSample = "do_sample", temperature, topK = "top_k", topP = "top_p"
+        case repetitionPenalty = "repetition_penalty", numBeams = "num_beams", lengthPenalty = "length_penalty"
+        case earlyStopping = "early_stopping"
+    }
+
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        maxNewTokens = try c.decodeIfPresent(Int.self, forKey: .maxNewTokens)
+        maxLength = try c.decodeIfPresent(Int.self, forKey: .maxLength)
+        minNewTokens = try c.decodeIfPresent(Int.self, forKey: .minNewTokens)
+        doSample = try c.decodeIfPresent(Bool.self, forKey: .doSample)
+        temperature = try c.decodeIfPresent(Float.self, forKey: .temperature)
+        topK = try c.decodeIfPresent(Int.self, forKey: .topK)
+        topP = try c.decodeIfPresent(Float.self, forKey: .topP)
+        repetitionPenalty = try c.decodeIfPresent(Float.self, forKey: .repetitionPenalty)
+        numBeams = try c.decodeIfPresent(Int.self, forKey: .numBeams)
+        lengthPenalty = try c.decodeIfPresent(Float.self, forKey: .lengthPenalty)
+        // early_stopping may also be the string "never" (same as false for our beam search).
+        earlyStopping = (try? c.decodeIfPresent(Bool.self, forKey: .earlyStopping)) ?? nil
+    }
+
+    /// Reads `generation_config.json` of `folder`; nil when there is none.
+    public static func read(_ folder: ModelFolder) throws -> GenerationConfig? {
+        guard folder.has("generation_config.json") else { return nil }
+        let url = folder.file("generation_config.json")
+        do { return try JSONDecoder().decode(GenerationConfig.self, from: Data(contentsOf: url)) }
+        catch let e as DecodingError { throw ModelHubError.badModel("\(url.path): not a generation configuration (\(e.shortDescription))") }
+        catch { throw ModelHubError.badModel("\(url.path): \(error)") }
     }
 }
 
@@ -75,7 +129,7 @@ public enum T5Family {
         guard tokenizer.vocabularySize <= model.config.vocabSize else {
             throw ModelHubError.badModel("\(folder.url.path): the tokenizer has \(tokenizer.vocabularySize) tokens but the model only \(model.config.vocabSize)")
         }
-        return T5TextModel(model: model, tokenizer: tokenizer)
+        return T5TextModel(model: model, tokenizer: tokenizer, generationConfig: try GenerationConfig.read(folder))
     }
 
     /// What `tokenizer_config.json` (and `special_tokens_map.json`) say about a T5 tokenizer.
