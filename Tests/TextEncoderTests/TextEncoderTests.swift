@@ -182,7 +182,8 @@ final class TextEncoderTests: XCTestCase {
 
     func testRegisteredAsBert() throws {
         XCTAssertTrue(ModelRegistry.shared.modelTypes.contains("bert"))
-        let loaded = try ModelHub.load(Self.bundled)
-        XCTAssertEqual(loaded.family.modelType, "bert")
+        XCTAssertEqual(try ModelFolder(Self.bundled).modelType, "bert")
+        // The shared encoder came through ModelHub.load(_:as:expected:), i.e. the registry's bert family.
+        XCTAssertEqual(try Self.bundledEncoder().dimension, 384)
     }
 }
