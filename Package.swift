@@ -14,6 +14,7 @@ let package = Package(
         .library(name: "TextTokenizer", targets: ["TextTokenizer"]),
         .library(name: "MotionVQ", targets: ["MotionVQ"]),
         .library(name: "MotionT5", targets: ["MotionT5"]),
+        .library(name: "TextEncoder", targets: ["TextEncoder"]),
         .library(name: "ModelHub", targets: ["ModelHub"]),
         .library(name: "Generation", targets: ["Generation"]),
         .library(name: "Training", targets: ["Training"]),
@@ -36,7 +37,8 @@ let package = Package(
         .target(name: "TextTokenizer", dependencies: ["TensorEngine"]),
         .target(name: "MotionVQ", dependencies: ["NeuralNetwork", "TensorEngine", "MotionData"]),
         .target(name: "MotionT5", dependencies: ["NeuralNetwork", "TensorEngine", "TextTokenizer"], resources: [.copy("Resources/motion_templates.json")]),
-        .target(name: "ModelHub", dependencies: ["MotionT5", "MotionVQ", "MotionData", "NeuralNetwork", "TensorEngine", "TextTokenizer"]),
+        .target(name: "TextEncoder", dependencies: ["NeuralNetwork", "TensorEngine", "TextTokenizer"], swiftSettings: [.swiftLanguageMode(.v6)]),
+        .target(name: "ModelHub", dependencies: ["TextEncoder", "MotionT5", "MotionVQ", "MotionData", "NeuralNetwork", "TensorEngine", "TextTokenizer"]),
         .target(name: "Generation", dependencies: ["ModelHub", "MotionT5", "MotionVQ", "MotionData", "NeuralNetwork", "TensorEngine", "TextTokenizer"]),
         .target(name: "Evaluation", dependencies: ["Generation", "ModelHub", "MotionVQ", "MotionData", "TensorEngine"], swiftSettings: [.swiftLanguageMode(.v6)]),
         .target(name: "Training", dependencies: ["ModelHub", "MotionVQ", "MotionData", "MotionT5", "Generation", "NeuralNetwork", "TensorEngine", "TextTokenizer"]),
@@ -44,7 +46,7 @@ let package = Package(
         .executableTarget(
             name: "motiongpt",
             dependencies: [
-                "TensorEngine", "NeuralNetwork", "MotionData", "MotionRender", "MotionVQ", "TextTokenizer", "MotionT5", "ModelHub", "Generation", "Evaluation", "Training", "Fuzzing",
+                "TensorEngine", "NeuralNetwork", "MotionData", "MotionRender", "MotionVQ", "TextTokenizer", "MotionT5", "TextEncoder", "ModelHub", "Generation", "Evaluation", "Training", "Fuzzing",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -60,6 +62,7 @@ let package = Package(
         .testTarget(name: "ModelHubTests", dependencies: ["ModelHub", "Generation", "Training", "MotionT5", "MotionVQ", "MotionData", "NeuralNetwork", "TensorEngine", "TextTokenizer"]),
         .testTarget(name: "TextTokenizerTests", dependencies: ["TextTokenizer"], resources: [.copy("Fixtures")]),
         .testTarget(name: "EvaluationTests", dependencies: ["Evaluation", "MotionData", "TensorEngine"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "TextEncoderTests", dependencies: ["TextEncoder", "ModelHub", "TextTokenizer", "NeuralNetwork", "TensorEngine"], resources: [.copy("Fixtures")]),
         .testTarget(name: "MotionT5Tests", dependencies: ["MotionT5", "ModelHub", "Generation", "NeuralNetwork", "TensorEngine", "TextTokenizer"], resources: [.copy("Fixtures")]),
     ],
     swiftLanguageModes: [.v5]

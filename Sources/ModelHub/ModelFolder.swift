@@ -86,12 +86,19 @@ public struct ModelFolder {
         catch { throw ModelHubError.badModel("\(configURL.path): \(error)") }
     }
 
-    /// The weight files of the folder: `model.safetensors`, or the shards listed in
-    /// `model.safetensors.index.json`.
+    /// The weight files of the folder, in transformers' order of preference: `model.safetensors`, the
+    /// shards listed in `model.safetensors.index.json`, `pytorch_model.bin`, the shards listed in
+    /// `pytorch_model.bin.index.json`.
     public func weightFiles() throws -> [URL] {
         if has("model.safetensors") { return [file("model.safetensors")] }
-        let index = file("model.safetensors.index.json")
-        guard has("model.safetensors.index.json") else { throw ModelHubError.notFound("\(file("model.safetensors").path): no such file") }
+        if has("model.safetensors.index.json") { return try shards("model.safetensors.index.json") }
+        if has("pytorch_model.bin") { return [file("pytorch_model.bin")] }
+        if has("pytorch_model.bin.index.json") { return try shards("pytorch_model.bin.index.json") }
+        throw ModelHubError.notFound("\(file("model.safetensors").path): no such file (nor model.safetensors.index.json, pytorch_model.bin)")
+    }
+
+    private func shards(_ indexName: String) throws -> [URL] {
+        let index = file(indexName)
         guard let json = (try? JSONSerialization.jsonObject(with: Data(contentsOf: index))) as? [String: Any],
               let map = json["weight_map"] as? [String: String] else {
             throw ModelHubError.badModel("\(index.path): no weight_map object")
@@ -102,15 +109,22 @@ public struct ModelFolder {
         }
     }
 
-    /// Every tensor of the folder's weight files, as Float32 (F16/BF16 files are widened), by key.
+    /// Every tensor of the folder's weight files, as Float32 (F16/BF16 are widened), by key. PyTorch
+    /// files are read with the state-dict unpickler (no code runs).
     public func readWeights() throws -> [String: Tensor] {
         var state: [String: Tensor] = [:]
         for url in try weightFiles() {
-            let file: SafeTensorsFile
-            do { file = try SafeTensorsFile(url: url) } catch { throw ModelHubError.badModel("\(url.path): \(error)") }
-            for name in file.names {
+            var tensors: [String: Tensor] = [:]
+            if url.pathExtension == "bin" {
+                do { tensors = try TorchCheckpoint(url: url).stateDict() } catch { throw ModelHubError.badModel("\(url.path): \(error)") }
+            } else {
+                let file: SafeTensorsFile
+                do { file = try SafeTensorsFile(url: url) } catch { throw ModelHubError.badModel("\(url.path): \(error)") }
+                for name in file.names { tensors[name] = try file.tensor(name) }
+            }
+            for (name, t) in tensors {
                 guard state[name] == nil else { throw ModelHubError.badModel("\(url.path): tensor \(name) is in two shards") }
-                state[name] = try file.tensor(name)
+                state[name] = t
             }
         }
         return state

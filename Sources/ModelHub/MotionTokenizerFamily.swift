@@ -70,5 +70,5 @@ extension MotionTokenizer {
 
 /// The families defined in this target, registered in `ModelRegistry.shared` from the start.
 enum BuiltInFamilies {
-    static var all: [ModelFamily] { [T5Family.family, MotionTokenizerFamily.family, MotionGPTFamily.family] }
+    static var all: [ModelFamily] { [T5Family.family, MotionTokenizerFamily.family, MotionGPTFamily.family, BertFamily.family] }
 }

@@ -14,6 +14,12 @@ public struct SentencePieceModel: Sendable {
         public var piece: String
         public var score: Float
         public var type: PieceType
+
+        public init(piece: String, score: Float, type: PieceType) {
+            self.piece = piece
+            self.score = score
+            self.type = type
+        }
     }
 
     /// `TrainerSpec` fields that affect encoding and decoding (defaults as in the schema).
@@ -33,6 +39,8 @@ public struct SentencePieceModel: Sendable {
         public var padPiece = "<pad>"
         /// What `decodeSentencePiece` writes for an unknown piece (" ⁇ " by default).
         public var unkSurface = " \u{2047} "
+
+        public init() {}
     }
 
     /// `NormalizerSpec`: the NFKC-style rewrite table and the whitespace rules.
@@ -43,11 +51,20 @@ public struct SentencePieceModel: Sendable {
         public var addDummyPrefix = true
         public var removeExtraWhitespaces = true
         public var escapeWhitespaces = true
+
+        public init() {}
     }
 
     public var pieces: [Piece] = []
     public var trainerSpec = TrainerSpec()
     public var normalizerSpec = NormalizerSpec()
+
+    /// A model assembled from its parts (a `tokenizer.json`'s Unigram model, say).
+    public init(pieces: [Piece], trainerSpec: TrainerSpec, normalizerSpec: NormalizerSpec) {
+        self.pieces = pieces
+        self.trainerSpec = trainerSpec
+        self.normalizerSpec = normalizerSpec
+    }
 
     /// Decodes a serialized `ModelProto`.
     public init(data: Data) throws {

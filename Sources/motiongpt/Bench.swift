@@ -1,9 +1,11 @@
 import ArgumentParser
 import Foundation
 import Generation
+import ModelHub
 import MotionVQ
 import NeuralNetwork
 import TensorEngine
+import TextEncoder
 
 /// `motiongpt bench`: engine speed beside raw BLAS and, when installed, PyTorch on the same machine.
 struct Bench: ParsableCommand {
@@ -11,7 +13,9 @@ struct Bench: ParsableCommand {
         abstract: "Measure the engine: matmul GFLOP/s against raw cblas_sgemm, transformer forward+backward time, and the PyTorch reference when available.",
         discussion: """
         The PyTorch reference runs in the same invocation when a Python with torch is found \
-        ($MOTIONGPT_PYTHON, else python3); ratios are engine against reference.
+        ($MOTIONGPT_PYTHON, else python3); ratios are engine against reference. The sentence encoder \
+        (bundled Models/text-encoder) embeds 32 captions at once and one at a time, beside \
+        sentence-transformers' encode on the same folder when that Python has it.
 
         Example: MOTIONGPT_PYTHON=../venv/bin/python motiongpt bench
         """)
@@ -24,7 +28,8 @@ struct Bench: ParsableCommand {
 
     func run() throws {
         print("motiongpt bench \(MotionGPTVersion.string)  threads: engine \(engineThreads), BLAS \(blasThreads())")
-        let reference = noReference ? nil : TorchReference.run(python: python)
+        let textEncoderFolder = try? ModelLocator.resolve(nil, bundled: "text-encoder", environment: [:])
+        let reference = noReference ? nil : TorchReference.run(python: python, textEncoder: textEncoderFolder)
         if reference == nil && !noReference {
             print("reference: PyTorch not found (set MOTIONGPT_PYTHON to a Python with torch); showing engine and raw BLAS only")
         } else if let reference {
@@ -72,6 +77,21 @@ struct Bench: ParsableCommand {
             if let ref { line += "   torch \(fmt(ref * 1000, 9)) ms   speed vs torch \(fmt(ref / s, 5))x" }
             print(line)
         }
+        print("")
+        guard let folder = textEncoderFolder else {
+            print("sentence encoder: no bundled Models/text-encoder found; skipped")
+            return
+        }
+        let encoder = try SentenceEncoder.load(directory: folder)
+        let s = SentenceEncoderBenchmark.run(encoder)
+        let ref = reference?.sentenceEncoder
+        print("sentence encoder: all-MiniLM-L6-v2 (Models/text-encoder, F16 stored, Float32 compute), \(s.texts) captions"
+              + (ref.map { ", sentence-transformers \($0.version)" } ?? ""))
+        for (name, mine, theirs) in [("32 at once (batch 32)", s.batchSeconds, ref?.batchSeconds), ("one at a time        ", s.singleSeconds, ref?.singleSeconds)] {
+            var line = "  \(name)  \(fmt(mine * 1000, 9)) ms"
+            if let theirs { line += "   sentence-transformers \(fmt(theirs * 1000, 9)) ms   speed vs sentence-transformers \(fmt(theirs / mine, 5))x" }
+            print(line)
+        }
     }
 
     private func fmt(_ v: Double, _ width: Int) -> String {
@@ -94,8 +114,9 @@ struct TorchReference {
     let vqEncodeSeconds: Double?
     let vqDecodeSeconds: Double?
     let vqTrainStepSeconds: Double?
+    let sentenceEncoder: (version: String, batchSeconds: Double, singleSeconds: Double)?
 
-    static func run(python: String?) -> TorchReference? {
+    static func run(python: String?, textEncoder: URL? = nil) -> TorchReference? {
         let script = URL(fileURLWithPath: FileManager.default.currentDirectoryPath)
             .appendingPathComponent("Tools/bench/torch_reference.py")
         guard FileManager.default.fileExists(atPath: script.path) else { return nil }
@@ -106,6 +127,12 @@ struct TorchReference {
         let out = Pipe()
         process.standardOutput = out
         process.standardError = FileHandle.nullDevice
+        if let textEncoder, let captions = try? JSONSerialization.data(withJSONObject: SentenceEncoderBenchmark.captions) {
+            var env = ProcessInfo.processInfo.environment
+            env["MOTIONGPT_BENCH_TEXT_ENCODER"] = textEncoder.path
+            env["MOTIONGPT_BENCH_CAPTIONS"] = String(decoding: captions, as: UTF8.self)
+            process.environment = env
+        }
         do { try process.run() } catch { return nil }
         let data = out.fileHandleForReading.readDataToEndOfFile()
         process.waitUntilExit()
@@ -122,6 +149,10 @@ struct TorchReference {
             t5TokensPerSecond: (json["t5_greedy"] as? [String: Any])?["tokens_per_second"] as? Double,
             vqEncodeSeconds: (json["vqvae"] as? [String: Any])?["encode_s"] as? Double,
             vqDecodeSeconds: (json["vqvae"] as? [String: Any])?["decode_s"] as? Double,
-            vqTrainStepSeconds: (json["vqvae"] as? [String: Any])?["train_step_s"] as? Double)
+            vqTrainStepSeconds: (json["vqvae"] as? [String: Any])?["train_step_s"] as? Double,
+            sentenceEncoder: (json["sentence_encoder"] as? [String: Any]).flatMap { d in
+                guard let b = d["batch_s"] as? Double, let s = d["single_s"] as? Double else { return nil }
+                return (d["version"] as? String ?? "?", b, s)
+            })
     }
 }

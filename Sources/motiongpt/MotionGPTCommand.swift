@@ -16,7 +16,7 @@ struct MotionGPTCommand: ParsableCommand {
         """,
         version: MotionGPTVersion.string,
         subcommands: [Generate.self, Caption.self, Predict.self, Inbetween.self, Chat.self, Convert.self, Render.self,
-                      Tokenize.self, Detokenize.self, LM.self, Train.self, Evaluate.self, ConvertCheckpoint.self, Export.self, Bench.self, Fuzz.self]
+                      Tokenize.self, Detokenize.self, LM.self, Embed.self, Train.self, Evaluate.self, ConvertCheckpoint.self, Export.self, Bench.self, Fuzz.self]
     )
 
     /// Registers every model family, then runs the command; library errors become one line with the
@@ -40,7 +40,7 @@ struct MotionGPTCommand: ParsableCommand {
 /// evaluator, the diffusion model) are added here when they arrive; ModelHub's own are registered
 /// explicitly too, so this list is the one place that says what `--model` folders can be.
 func registerModelFamilies() {
-    for family in [T5Family.family, MotionTokenizerFamily.family, MotionGPTFamily.family] {
+    for family in [T5Family.family, MotionTokenizerFamily.family, MotionGPTFamily.family, BertFamily.family] {
         ModelRegistry.shared.register(family)
     }
 }

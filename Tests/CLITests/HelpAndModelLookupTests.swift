@@ -6,7 +6,7 @@ import XCTest
 final class HelpAndModelLookupTests: XCTestCase {
     static let golden = CLITests.repoRoot.appendingPathComponent("Tests/CLITests/Golden/help.txt")
     static let commands: [[String]] = [[], ["generate"], ["caption"], ["predict"], ["inbetween"], ["chat"], ["convert"], ["render"],
-                                       ["tokenize"], ["detokenize"], ["lm"], ["train"], ["train", "tokenizer"], ["train", "pretrain"],
+                                       ["tokenize"], ["detokenize"], ["lm"], ["embed"], ["train"], ["train", "tokenizer"], ["train", "pretrain"],
                                        ["train", "instruct"], ["evaluate"], ["convert-checkpoint"], ["export"], ["bench"], ["fuzz"]]
 
     func run(_ args: [String], in directory: URL? = nil, environment: [String: String]) throws -> (status: Int32, out: String, err: String) {

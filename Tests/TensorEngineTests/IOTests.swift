@@ -55,6 +55,19 @@ final class IOTests: XCTestCase {
         XCTAssertThrowsError(try f.tensor("missing")) { XCTAssertTrue("\($0)".contains("missing")) }
     }
 
+    func testBF16WritingRoundsToNearestEvenAndReadsBack() throws {
+        let values: [Float] = [1, 1 + 1 / 256, 1 + 3 / 256, -0.0, .infinity, -2.5, 3.0e38, 1e-40]
+        // torch.tensor(values).bfloat16().view(torch.int16): ties go to the even neighbour.
+        let bits: [UInt16] = [0x3F80, 0x3F80, 0x3F82, 0x8000, 0x7F80, 0xC020, 0x7F62, 0x0001]
+        let t = Tensor(values, shape: [values.count])
+        let data = try safeTensorsData([("x", t)], dtype: .bfloat16)
+        let raw = data.suffix(values.count * 2)
+        XCTAssertEqual(stride(from: raw.startIndex, to: raw.endIndex, by: 2).map { UInt16(raw[$0]) | UInt16(raw[$0 + 1]) << 8 }, bits)
+        let f = try SafeTensorsFile(data: data)
+        XCTAssertEqual(f.dtype("x"), .bfloat16)
+        XCTAssertEqual(try f.tensor("x").scalars[0...2], [1, 1, 1.015625])
+    }
+
     func testSafeTensorsWriterIsByteIdenticalToTheLibrary() throws {
         let reference = try Data(contentsOf: url("f32.safetensors"))
         let f = try SafeTensorsFile(data: reference)

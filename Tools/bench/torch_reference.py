@@ -42,6 +42,26 @@ def t5_greedy(tokens=64, prompt_length=16):
     return {"tokens": tokens, "seconds": t, "tokens_per_second": tokens / t}
 
 
+def sentence_encoder():
+    """sentence-transformers' encode on the captions `motiongpt bench` passes (MOTIONGPT_BENCH_CAPTIONS, a
+    JSON list) with the model folder it passes (MOTIONGPT_BENCH_TEXT_ENCODER), in Float32, both ways."""
+    folder, captions = os.environ.get("MOTIONGPT_BENCH_TEXT_ENCODER"), os.environ.get("MOTIONGPT_BENCH_CAPTIONS")
+    if not folder or not captions:
+        return None
+    os.environ["HF_HUB_OFFLINE"] = "1"
+    try:
+        from sentence_transformers import SentenceTransformer
+    except ImportError:
+        return None
+    texts = json.loads(captions)
+    model = SentenceTransformer(folder, device="cpu", model_kwargs={"dtype": torch.float32})
+    model.float()
+    batch = median_time(lambda: model.encode(texts, batch_size=32), warmup=1, min_iter=3, budget=1)
+    single = median_time(lambda: [model.encode([t]) for t in texts], warmup=1, min_iter=3, budget=1)
+    import sentence_transformers
+    return {"version": sentence_transformers.__version__, "texts": len(texts), "batch_s": batch, "single_s": single}
+
+
 def vqvae(frames=196, batch=8, window=64):
     """MotionGPT's tokenizer at its published size (the fixture script's module tree, width 512)."""
     import importlib.util
@@ -103,6 +123,7 @@ def main():
     result["transformer"] = {"forward_s": fwd, "forward_backward_s": fb}
     result["t5_greedy"] = t5_greedy()
     result["vqvae"] = vqvae()
+    result["sentence_encoder"] = sentence_encoder()
     print(json.dumps(result))
 
 

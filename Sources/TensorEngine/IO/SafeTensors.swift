@@ -109,13 +109,13 @@ public struct SafeTensorsFile {
     public func integers(_ name: String) throws -> [Int] { try view(name).integers() }
 }
 
-/// The bytes of a safetensors file holding `tensors` as F32 (or F16 with `dtype: .float16`, rounded
-/// to nearest even as torch's `.half()` does; for bundled models, half the size). Keys are written sorted,
+/// The bytes of a safetensors file holding `tensors` as F32 (or F16 with `dtype: .float16`, BF16 with
+/// `.bfloat16`, rounded to nearest even as torch's `.half()` / `.bfloat16()` do; for bundled models, half the size). Keys are written sorted,
 /// the header is padded with spaces to a multiple of 8 bytes, as the `safetensors` library does, so the
 /// output is byte-identical to `safetensors.torch.save_file` for the same tensors.
 public func safeTensorsData(_ tensors: [(String, Tensor)], metadata: [String: String] = [:], dtype: DType = .float32) throws -> Data {
-    guard dtype == .float32 || dtype == .float16 else {
-        throw TensorError.invalidArgument("safetensors: writing \(dtype.safetensorsName) is not supported (F32 or F16)")
+    guard dtype == .float32 || dtype == .float16 || dtype == .bfloat16 else {
+        throw TensorError.invalidArgument("safetensors: writing \(dtype.safetensorsName) is not supported (F32, F16 or BF16)")
     }
     let sorted = tensors.sorted { $0.0 < $1.0 }
     for i in sorted.indices.dropFirst() where sorted[i].0 == sorted[i - 1].0 {
@@ -131,7 +131,7 @@ public func safeTensorsData(_ tensors: [(String, Tensor)], metadata: [String: St
     if !metadata.isEmpty {
         header.append(("__metadata__", .object(metadata.keys.sorted().map { ($0, .string(metadata[$0]!)) })))
     }
-    let width = dtype == .float16 ? 2 : 4
+    let width = dtype == .float32 ? 4 : 2
     var offset = 0
     for (name, t) in sorted {
         let bytes = t.count * width
@@ -152,6 +152,9 @@ public func safeTensorsData(_ tensors: [(String, Tensor)], metadata: [String: St
         if dtype == .float16 {
             let half = UnsafeBufferPointer(start: t.storage.pointer, count: t.count).map { Float16($0).bitPattern }
             half.withUnsafeBufferPointer { out.append($0) }
+        } else if dtype == .bfloat16 {
+            let half = UnsafeBufferPointer(start: t.storage.pointer, count: t.count).map(bfloat16Bits)
+            half.withUnsafeBufferPointer { out.append($0) }
         } else {
             out.append(UnsafeBufferPointer(start: t.storage.pointer, count: t.count))
         }
@@ -159,12 +162,20 @@ public func safeTensorsData(_ tensors: [(String, Tensor)], metadata: [String: St
     return out
 }
 
-/// Writes `tensors` as an F32 (or F16) safetensors file (see `safeTensorsData`).
+/// The bfloat16 nearest to `x` (ties to even), as torch's `x.to(torch.bfloat16)` rounds; NaN stays NaN.
+func bfloat16Bits(_ x: Float) -> UInt16 {
+    let bits = x.bitPattern
+    if x.isNaN { return UInt16(truncatingIfNeeded: bits >> 16) | 0x40 }
+    let rounding: UInt32 = 0x7FFF + ((bits >> 16) & 1)
+    return UInt16(truncatingIfNeeded: (bits &+ rounding) >> 16)
+}
+
+/// Writes `tensors` as an F32 (or F16, BF16) safetensors file (see `safeTensorsData`).
 public func writeSafeTensors(_ tensors: [(String, Tensor)], metadata: [String: String] = [:], dtype: DType = .float32, to url: URL) throws {
     try ioWriteFile(try safeTensorsData(tensors, metadata: metadata, dtype: dtype), to: url)
 }
 
-/// Writes a dictionary of tensors as an F32 (or F16) safetensors file, keys sorted.
+/// Writes a dictionary of tensors as an F32 (or F16, BF16) safetensors file, keys sorted.
 public func writeSafeTensors(_ tensors: [String: Tensor], metadata: [String: String] = [:], dtype: DType = .float32, to url: URL) throws {
     try writeSafeTensors(tensors.map { ($0.key, $0.value) }, metadata: metadata, dtype: dtype, to: url)
 }
