@@ -9,7 +9,8 @@
 #
 # Environment: PYTHON (numpy + sentencepiece; default ../venv/bin/python), MOTIONGPT_BIN (default
 # .build/release/motiongpt), OUT (default runs/default), DATA (default Data/cmu-mocap-h3d),
-# EXPORT (default Models/default; empty to skip the export).
+# EXPORT (default Models/default; empty to skip the export), TOKENIZER_STEPS / PRETRAIN_STEPS /
+# INSTRUCT_STEPS (default 2000 / 1500 / 500: the bundled model's; a few steps make a smoke test).
 # With HumanML3D instead (the paper's recipe, long on a CPU): DATA=/path/to/HumanML3D and drop the
 # augmentation (AUGMENT=0), use --config default for the tokenizer and a Flan-T5 folder via LM=.
 set -euo pipefail
@@ -22,6 +23,9 @@ EXPORT=${EXPORT-Models/default}
 AUGMENT=${AUGMENT:-1}
 STAGES=${STAGES:-"data tokenizer pretrain instruct export"}
 SEED=1
+TOKENIZER_STEPS=${TOKENIZER_STEPS:-2000}
+PRETRAIN_STEPS=${PRETRAIN_STEPS:-1500}
+INSTRUCT_STEPS=${INSTRUCT_STEPS:-500}
 
 mkdir -p "$OUT"
 log() { echo "[$(date -u +%H:%M:%S)] $*"; }
@@ -44,7 +48,7 @@ fi
 if has tokenizer && ! done_ tokenizer; then
   log "stage 1: motion tokenizer"
   timed tokenizer "$M" train tokenizer --data "$OUT/data" --out "$OUT/vq" --config small --mirror \
-    --steps 2000 --batch-size 32 --window 64 --lr 2e-4 --seed $SEED --log-every 50 --checkpoint-every 200 \
+    --steps $TOKENIZER_STEPS --batch-size 32 --window 64 --lr 2e-4 --seed $SEED --log-every 50 --checkpoint-every 200 \
     $(resume_flag "$OUT/vq/checkpoints")
 fi
 
@@ -52,14 +56,14 @@ if has pretrain && ! done_ pretrain; then
   log "stage 2: motion-language pretraining"
   timed pretrain "$M" train pretrain --data "$OUT/data" --model "$OUT/pre" --motion-tokenizer "$OUT/vq" \
     --lm-config Tools/default-model/t5-config.json --spiece "$OUT/spiece.model" --mirror \
-    --steps 1500 --batch-size 16 --lr 2e-4 --seed $SEED --log-every 25 --checkpoint-every 100 --validate-every 100 \
+    --steps $PRETRAIN_STEPS --batch-size 16 --lr 2e-4 --seed $SEED --log-every 25 --checkpoint-every 100 --validate-every 100 \
     $(resume_flag "$OUT/pre/checkpoints-pretrain")
 fi
 
 if has instruct && ! done_ instruct; then
   log "stage 3: instruction tuning"
   timed instruct "$M" train instruct --data "$OUT/data" --model "$OUT/pre" --out "$OUT/motiongpt" --mirror \
-    --steps 500 --batch-size 16 --lr 2e-4 --seed $SEED --log-every 25 --checkpoint-every 100 --validate-every 50 \
+    --steps $INSTRUCT_STEPS --batch-size 16 --lr 2e-4 --seed $SEED --log-every 25 --checkpoint-every 100 --validate-every 50 \
     $(resume_flag "$OUT/motiongpt/checkpoints-instruct")
 fi
 
