@@ -50,7 +50,7 @@ public enum Sampler {
         return p.lastIndex { $0 > 0 } ?? 0
     }
 
-    public static func softmax(_ x: [Float]) -> [Float] {
+    static func softmax(_ x: [Float]) -> [Float] {
         let m = x.max() ?? 0
         let e = x.map { Foundation.exp($0 - m) }
         let s = e.reduce(0, +)

@@ -103,6 +103,12 @@ public final class MotionGPTModel {
         return out
     }
 
+    /// A `vocabulary.txt`: one word a line (lower-cased, blank lines skipped).
+    public static func readVocabulary(_ url: URL) throws -> Set<String> {
+        guard let text = try? String(contentsOf: url, encoding: .utf8) else { throw ModelHubError.notFound("\(url.path): no such file") }
+        return Set(text.split(whereSeparator: \.isNewline).map { $0.trimmingCharacters(in: .whitespaces).lowercased() }.filter { !$0.isEmpty })
+    }
+
     /// Lower-cased words and numbers of a caption, as `vocabulary.txt` lists them.
     public static func words(_ text: String) -> [String] {
         text.lowercased().split { !($0.isLetter || $0.isNumber || $0 == "'") }.map(String.init)
@@ -168,9 +174,7 @@ public enum MotionGPTFamily {
         let lm = try T5Family.loadLM(folder)
         let motion = try MotionTokenizer.load(directory: folder.url)
         let model = try MotionGPTModel(lm: lm, spieceData: spieceData, motionTokenizer: motion, settings: settings)
-        if folder.has("vocabulary.txt"), let text = try? String(contentsOf: folder.file("vocabulary.txt"), encoding: .utf8) {
-            model.trainingVocabulary = Set(text.split(whereSeparator: \.isNewline).map { $0.trimmingCharacters(in: .whitespaces).lowercased() }.filter { !$0.isEmpty })
-        }
+        if folder.has("vocabulary.txt") { model.trainingVocabulary = try MotionGPTModel.readVocabulary(folder.file("vocabulary.txt")) }
         return model
     }
 }

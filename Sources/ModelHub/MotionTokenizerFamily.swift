@@ -68,7 +68,7 @@ extension MotionTokenizer {
     }
 }
 
-/// The families defined in this target, registered in `ModelRegistry.shared` from the start.
-enum BuiltInFamilies {
-    static var all: [ModelFamily] { [T5Family.family, MotionTokenizerFamily.family, MotionGPTFamily.family, BertFamily.family] }
+extension ModelRegistry {
+    /// The families defined in ModelHub, registered in `ModelRegistry.shared` from the start.
+    public static var builtInFamilies: [ModelFamily] { [T5Family.family, MotionTokenizerFamily.family, MotionGPTFamily.family, BertFamily.family] }
 }

@@ -40,7 +40,7 @@ public struct LoadedModel {
 /// Thread-safe: registration and lookup take a lock.
 public final class ModelRegistry: @unchecked Sendable {
     /// The process's registry.
-    public static let shared = ModelRegistry(families: BuiltInFamilies.all)
+    public static let shared = ModelRegistry(families: ModelRegistry.builtInFamilies)
 
     private let lock = NSLock()
     private var families: [String: ModelFamily] = [:]

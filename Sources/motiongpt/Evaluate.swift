@@ -31,9 +31,10 @@ struct Evaluate: ParsableCommand {
     func run() throws {
         guard (1...100).contains(seeds) else { throw UserError("--seeds must be between 1 and 100, got \(seeds)") }
         if let json, !force, FileManager.default.fileExists(atPath: json) { throw UserError("\(json) already exists (use --force to overwrite)") }
-        let m = try model.loadMotionGPT()
+        let dir = try model.url()
+        let m = try model.loadMotionGPT(at: dir)
         let clips = try HeldOutEvaluation.clips(URL(fileURLWithPath: data), split: split)
-        print("\(clips.count) clips of \(data) (\(split) split), model \(try model.url().path)")
+        print("\(clips.count) clips of \(data) (\(split) split), model \(dir.path)")
         var out: [String: Any] = ["data": data, "split": split, "clips": clips.count]
         let enc = JSONEncoder()
         enc.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")

@@ -23,10 +23,7 @@ struct Export: ParsableCommand {
 
     func run() throws {
         let model = try MotionGPTModel.load(directory: URL(fileURLWithPath: input))
-        if let vocabulary {
-            guard let text = try? String(contentsOf: URL(fileURLWithPath: vocabulary), encoding: .utf8) else { throw UserError("\(vocabulary): no such file") }
-            model.trainingVocabulary = Set(text.split(whereSeparator: \.isNewline).map { $0.trimmingCharacters(in: .whitespaces).lowercased() }.filter { !$0.isEmpty })
-        }
+        if let vocabulary { model.trainingVocabulary = try MotionGPTModel.readVocabulary(URL(fileURLWithPath: vocabulary)) }
         let out = URL(fileURLWithPath: output)
         try model.save(directory: out, force: force, dtype: f16 ? .float16 : .float32)
         // Check what was written: it must load back through the same path users take.

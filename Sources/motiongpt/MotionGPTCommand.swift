@@ -1,6 +1,5 @@
 import ArgumentParser
 import Foundation
-import ModelHub
 import TensorEngine
 
 /// The `motiongpt` command line. Subcommands are thin: parse, call a library, print.
@@ -19,10 +18,11 @@ struct MotionGPTCommand: ParsableCommand {
                       Tokenize.self, Detokenize.self, LM.self, Embed.self, Train.self, Evaluate.self, ConvertCheckpoint.self, Export.self, Bench.self, Fuzz.self]
     )
 
-    /// Registers every model family, then runs the command; library errors become one line with the
-    /// flag words the library leaves out.
+    /// Runs the command; library errors become one line with the flag words the library leaves out.
+    /// (ModelHub's families, `ModelRegistry.builtInFamilies`, are in the shared registry from the start;
+    /// families of targets above it, the evaluator and the diffusion model, are registered here first
+    /// when they arrive.)
     static func main() {
-        registerModelFamilies()
         do {
             var command = try parseAsRoot()
             try command.run()
@@ -33,15 +33,6 @@ struct MotionGPTCommand: ParsableCommand {
         } catch {
             exit(withError: error)
         }
-    }
-}
-
-/// The families of every target this executable links. Families from targets above ModelHub (the
-/// evaluator, the diffusion model) are added here when they arrive; ModelHub's own are registered
-/// explicitly too, so this list is the one place that says what `--model` folders can be.
-func registerModelFamilies() {
-    for family in [T5Family.family, MotionTokenizerFamily.family, MotionGPTFamily.family, BertFamily.family] {
-        ModelRegistry.shared.register(family)
     }
 }
 

@@ -18,8 +18,9 @@ struct ModelChoice: ParsableArguments {
         }
     }
 
-    func loadMotionGPT() throws -> MotionGPTModel {
-        let dir = try url()
+    /// The MotionGPT model of `dir` (default: the chosen folder).
+    func loadMotionGPT(at chosen: URL? = nil) throws -> MotionGPTModel {
+        let dir = try chosen ?? url()
         guard FileManager.default.fileExists(atPath: dir.appendingPathComponent("config.json").path) else {
             throw UserError("no model at \(dir.path): train one (motiongpt train ..., or Tools/train-default.sh) or convert MotionGPT's checkpoint (motiongpt convert-checkpoint), then pass --model DIR")
         }
