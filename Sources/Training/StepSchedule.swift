@@ -2,13 +2,10 @@ import NeuralNetwork
 import TensorEngine
 
 /// Learning rate of update `step` (0-based): a linear warm-up to `peak` over `warmup` steps, then
-/// `peak` (MotionGPT's constant rate), or, with `cosineFloor`, cosine decay to that floor at `total`.
+/// `peak` (MotionGPT's constant rate; a cosine from `peak` to `peak` is exactly constant), or, with
+/// `cosineFloor`, cosine decay to that floor at `total`.
 func scheduledLearningRate(peak: Float, warmup: Int, step: Int, total: Int, cosineFloor: Float?) -> Float {
-    if let floor = cosineFloor {
-        return WarmupCosineSchedule(peak: peak, floor: floor, warmupSteps: warmup, totalSteps: total).learningRate(at: step)
-    }
-    guard warmup > 0, step < warmup else { return peak }
-    return peak * Float(step + 1) / Float(warmup)
+    WarmupCosineSchedule(peak: peak, floor: cosineFloor ?? peak, warmupSteps: warmup, totalSteps: total).learningRate(at: step)
 }
 
 /// The generator of training step `step`, seeded by (seed, step) alone, so a run resumed at `step`

@@ -1,5 +1,4 @@
 import Foundation
-import ModelHub
 import MotionData
 import MotionVQ
 import NeuralNetwork

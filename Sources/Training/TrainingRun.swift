@@ -162,12 +162,12 @@ public struct TokenizerTrainingParameters {
         self.data = data
         self.output = output
         self.loop = TrainingLoop(steps: steps)
-        options.steps = steps
     }
 }
 
 /// Trains a motion tokenizer (MotionGPT's stage 1) and writes it to `parameters.output` with the
-/// weights of the best held-out MPJPE among the validations. Returns nil... never: see `TrainingOutcome`.
+/// weights of the best held-out MPJPE among the validations. The loop's steps and intervals override
+/// those of `options`.
 public func trainTokenizer(_ p: TokenizerTrainingParameters, progress: (TrainingEvent) -> IterationControl) throws -> TrainingOutcome {
     try p.loop.validate()
     let fm = FileManager.default
@@ -261,7 +261,6 @@ public struct LMTrainingParameters {
         self.data = data
         self.output = output
         self.loop = TrainingLoop(steps: steps)
-        options.steps = steps
     }
 }
 
