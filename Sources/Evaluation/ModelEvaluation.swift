@@ -15,6 +15,13 @@ public enum HeldOutEvaluation {
         public var name: String
         public var features: Tensor
         public var captions: [String]
+        /// The same captions with their `word/POS` tokens (what the T2M evaluator reads).
+        public var taggedCaptions: [MotionCaption]
+
+        public init(name: String, features: Tensor, captions: [MotionCaption]) {
+            self.name = name; self.features = features
+            taggedCaptions = captions; self.captions = captions.map(\.text)
+        }
     }
 
     /// Whole clips of `split` (sub-range captions are items of their own in the dataset reader; here
@@ -23,7 +30,7 @@ public enum HeldOutEvaluation {
         var o = MotionDataset.Options(); o.split = split
         let ds = try MotionDataset(root: root, options: o)
         return ds.items.filter { $0.frames.lowerBound == 0 && !$0.mirrored && $0.name == $0.clip }.map {
-            Clip(name: $0.name, features: $0.features, captions: $0.captions.filter(\.isWholeClip).map(\.text))
+            Clip(name: $0.name, features: $0.features, captions: $0.captions.filter(\.isWholeClip))
         }
     }
 
@@ -83,38 +90,55 @@ public enum HeldOutEvaluation {
         public var tooShort: Int
     }
 
+    /// One prediction sample: the first 20% of `clip` is given (at the codes' resolution), the model
+    /// continues; its errors over the generated frames and the whole answer's codes.
+    public static func predictionSample(_ model: MotionGPTModel, clip c: Clip, seed: UInt64, options: GenerationOptions) throws -> (errors: DisplacementErrors, codes: [Int]) {
+        let truth = try Motion(features: c.features)
+        let given = max(model.motionTokenizer.framesPerCode, Int(Double(truth.frameCount) * MotionGPTGivenRatio.prediction))
+        let prefix = try Motion(features: c.features.slice(dim: 0, 0, min(given + 1, c.features.shape[0])))
+        var o = options; o.seed = seed
+        let out = try model.predict(prefix, options: o)
+        // The frames the prefix's codes cover are what the model was given.
+        let e = try predictionDisplacementErrors(predicted: out.motions[0], groundTruth: truth, givenFrames: model.motionTokenizer.coveredFrames(given))
+        return (e, out.codes[0])
+    }
+
+    /// One in-between sample: the first and last 25% of `clip` are given, the model fills the middle.
+    public static func inbetweenSample(_ model: MotionGPTModel, clip c: Clip, seed: UInt64, options: GenerationOptions) throws -> (errors: DisplacementErrors, codes: [Int]) {
+        let truth = try Motion(features: c.features)
+        let t = truth.frameCount, keep = Int(Double(t) * MotionGPTGivenRatio.inbetween)
+        let a = try Motion(features: c.features.slice(dim: 0, 0, keep + 1))
+        let b = try Motion(features: c.features.slice(dim: 0, t - keep - 1, t))
+        var o = options; o.seed = seed
+        let out = try model.inbetween(a, b, gapFrames: max(model.motionTokenizer.framesPerCode, t - 2 * keep), options: o)
+        let covered = model.motionTokenizer.coveredFrames(keep)
+        let e = try inbetweenDisplacementErrors(predicted: out.motions[0], groundTruth: truth, givenPrefix: covered, givenSuffix: covered)
+        return (e, out.codes[0])
+    }
+
+    /// Whether an error is a sample whose answer was too short to hold a generated frame (counted,
+    /// never silently dropped).
+    public static func isTooShort(_ error: Error) -> Bool {
+        if case EvaluationError.invalidValue(let argument, _) = error, argument.hasPrefix("given") { return true }
+        return false
+    }
+
     /// Prediction: the first 20% of each clip is given (at the codes' resolution), the model continues.
     public static func prediction(_ model: MotionGPTModel, clips: [Clip], seeds: [UInt64], options: GenerationOptions) throws -> Displacement {
-        try displacement(clips: clips, seeds: seeds) { c, truth, seed in
-            let given = max(model.motionTokenizer.framesPerCode, Int(Double(truth.frameCount) * MotionGPTGivenRatio.prediction))
-            let prefix = try Motion(features: c.features.slice(dim: 0, 0, min(given + 1, c.features.shape[0])))
-            var o = options; o.seed = seed
-            let out = try model.predict(prefix, options: o).motions[0]
-            // The frames the prefix's codes cover are what the model was given.
-            return try predictionDisplacementErrors(predicted: out, groundTruth: truth, givenFrames: model.motionTokenizer.coveredFrames(given))
-        }
+        try displacement(clips: clips, seeds: seeds) { c, seed in try predictionSample(model, clip: c, seed: seed, options: options).errors }
     }
 
     /// In-between: the first and last 25% are given, the model fills the middle.
     public static func inbetween(_ model: MotionGPTModel, clips: [Clip], seeds: [UInt64], options: GenerationOptions) throws -> Displacement {
-        try displacement(clips: clips, seeds: seeds) { c, truth, seed in
-            let t = truth.frameCount, keep = Int(Double(t) * MotionGPTGivenRatio.inbetween)
-            let a = try Motion(features: c.features.slice(dim: 0, 0, keep + 1))
-            let b = try Motion(features: c.features.slice(dim: 0, t - keep - 1, t))
-            var o = options; o.seed = seed
-            let out = try model.inbetween(a, b, gapFrames: max(model.motionTokenizer.framesPerCode, t - 2 * keep), options: o).motions[0]
-            let covered = model.motionTokenizer.coveredFrames(keep)
-            return try inbetweenDisplacementErrors(predicted: out, groundTruth: truth, givenPrefix: covered, givenSuffix: covered)
-        }
+        try displacement(clips: clips, seeds: seeds) { c, seed in try inbetweenSample(model, clip: c, seed: seed, options: options).errors }
     }
 
-    static func displacement(clips: [Clip], seeds: [UInt64], _ one: (Clip, Motion, UInt64) throws -> DisplacementErrors) throws -> Displacement {
+    static func displacement(clips: [Clip], seeds: [UInt64], _ one: (Clip, UInt64) throws -> DisplacementErrors) throws -> Displacement {
         var all: [DisplacementErrors] = [], short = 0
         for c in clips {
-            let truth = try Motion(features: c.features)
             for s in seeds {
-                do { all.append(try one(c, truth, s)) }
-                catch EvaluationError.invalidValue(let argument, _) where argument.hasPrefix("given") { short += 1 }
+                do { all.append(try one(c, s)) }
+                catch where isTooShort(error) { short += 1 }
             }
         }
         guard !all.isEmpty else { return Displacement(ade: .nan, fde: .nan, samples: 0, tooShort: short) }

@@ -2,68 +2,105 @@ import ArgumentParser
 import Evaluation
 import Foundation
 import ModelHub
+import MotionRender
 
-/// `motiongpt evaluate`: held-out numbers of a MotionGPT model that need no learned evaluator.
+/// `motiongpt evaluate`: the HumanML3D protocol's tables for a MotionGPT model on a split.
 struct Evaluate: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Held-out numbers of a model on a HumanML3D-layout split: tokenizer MPJPE, captioning BLEU/ROUGE-L/CIDEr, prediction and in-between ADE/FDE.",
+        abstract: "The paper-style evaluation tables of a model on a HumanML3D-layout split (Real motion row, then the model's).",
         discussion: """
-        --task vq: root-aligned and plain MPJPE (mm) of encode+decode over whole clips. m2t: greedy captions \\
-        against every reference caption of a clip (pycocoevalcap's BLEU, ROUGE-L, CIDEr on PTB-like tokens). \\
-        pred: the first 20% given; inbetween: the first and last 25% given; ADE/FDE in metres over the \\
-        generated frames, --seeds samples per clip. Text-to-motion R-precision, FID, MM-Dist and Diversity \\
-        need the T2M evaluator and are not computed by this command. Every table says its N.
+        --task gt: the real-motion row alone. t2m: text to motion at the ground-truth length, R-precision \\
+        top-1/2/3 and MM-Dist in pools of min(32, N), FID, Diversity, MultiModality (sampling), foot \\
+        skating, jitter. m2t: greedy captions, R-precision and MM-Dist of the written captions against \\
+        the real motions, BLEU-1/4, ROUGE-L, CIDEr. pred (first 20% given) and inbetween (first and \\
+        last 25% given): FID, Diversity, ADE, FDE. vq: tokenizer MPJPE and reconstruction FID. all: every \\
+        task but gt. Each number is the mean over --repeat draws with its 95% interval; every table says \\
+        its N, pool size and vectors per side. The learned evaluator is --evaluator DIR (a \\
+        motion-text-evaluator folder, or the official T2M evaluator's folder), else the bundled \\
+        Models/evaluator. Progress goes to standard error.
 
-        Example: motiongpt evaluate --task all --data Data/cmu-mocap-h3d --split test --json test.json
+        Example: motiongpt evaluate --task t2m --data Data/cmu-mocap-h3d --split test --repeat 3 --json t2m.json
         """)
 
-    enum Task: String, ExpressibleByArgument, CaseIterable { case vq, m2t, pred, inbetween, all }
+    enum Task: String, ExpressibleByArgument, CaseIterable { case gt, t2m, m2t, pred, inbetween, vq, all }
 
-    @Option(name: .long, help: "vq, m2t, pred, inbetween or all.") var task: Task = .all
+    @Option(name: .long, help: "gt, t2m, m2t, pred, inbetween, vq or all.") var task: Task = .all
     @Option(name: .long, help: "HumanML3D-layout folder.") var data: String
-    @Option(name: .long, help: "Split to evaluate on.") var split: String = "test"
-    @Option(name: .long, help: "Samples per clip for pred and inbetween.") var seeds: Int = 3
-    @Option(name: .long, help: "Also write the numbers as JSON here.") var json: String?
-    @Flag(name: .long, help: "Overwrite the JSON file.") var force = false
+    @Option(name: .long, help: "Split to evaluate on (recipes choose checkpoints on val; evaluate on test).") var split: String = "test"
+    @Option(name: .long, help: ArgumentHelp("Evaluator folder (default: the bundled Models/evaluator).", valueName: "dir")) var evaluator: String?
+    @Option(name: .long, help: "Repeats of the random draws (windows, samples, pools).") var `repeat`: Int = 3
+    @Option(name: .long, help: "Vectors wanted on each side of FID and Diversity.") var vectors: Int = 100
+    @Option(name: .long, help: "Evaluate only the first N clips of the split (quick runs; the table says N).") var limit: Int?
+    @Option(name: .long, help: "Also write the tables as JSON here.") var json: String?
+    @Option(name: .long, help: "Also write a self-contained HTML page: tables, and real beside generated motion for a few captions.") var report: String?
+    @Flag(name: .long, help: "Overwrite the JSON and report files.") var force = false
     @OptionGroup var model: ModelChoice
     @OptionGroup var sampling: SamplingOptions
 
     func run() throws {
-        guard (1...100).contains(seeds) else { throw UserError("--seeds must be between 1 and 100, got \(seeds)") }
-        if let json, !force, FileManager.default.fileExists(atPath: json) { throw UserError("\(json) already exists (use --force to overwrite)") }
-        let dir = try model.url()
-        let m = try model.loadMotionGPT(at: dir)
-        let clips = try HeldOutEvaluation.clips(URL(fileURLWithPath: data), split: split)
-        print("\(clips.count) clips of \(data) (\(split) split), model \(dir.path)")
-        var out: [String: Any] = ["data": data, "split": split, "clips": clips.count]
-        let enc = JSONEncoder()
-        enc.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
-        func record<T: Encodable>(_ key: String, _ v: T) throws { out[key] = try JSONSerialization.jsonObject(with: enc.encode(v)) }
-        if task == .vq || task == .all {
-            let r = try HeldOutEvaluation.reconstruction(m.motionTokenizer, clips: clips)
-            print(String(format: "tokenizer  MPJPE %.1f mm (root-aligned), %.1f mm (global)   N = %d clips, %d frames", r.rootAlignedMPJPE, r.mpjpe, r.clips, r.frames))
-            try record("vq", r)
-        }
-        if task == .m2t || task == .all {
-            let r = try HeldOutEvaluation.captioning(m, clips: clips, options: try sampling.generation(sampleByDefault: false, maxTokens: 64))
-            print(String(format: "captions   BLEU-1 %.3f  BLEU-4 %.3f  ROUGE-L %.3f  CIDEr %.3f   N = %d clips", r.bleu1, r.bleu4, r.rougeL, r.cider, r.clips))
+        guard (1...100).contains(self.repeat) else { throw UserError("--repeat must be between 1 and 100, got \(self.repeat)") }
+        guard (2...100_000).contains(vectors) else { throw UserError("--vectors must be between 2 and 100000, got \(vectors)") }
+        if let limit, limit < 2 { throw UserError("--limit must be at least 2, got \(limit)") }
+        let jsonURL = try json.map { try checkOutput($0, force: force) }
+        let reportURL = try report.map { try checkOutput($0, force: force) }
+        let embedder = try loadEvaluator()
+        var clips = try HeldOutEvaluation.clips(URL(fileURLWithPath: data), split: split)
+        if let limit { clips = Array(clips.prefix(limit)) }
+        let tasks: [ProtocolTask] = task == .all ? [.t2m, .m2t, .pred, .inbetween, .vq] : [ProtocolTask(rawValue: task.rawValue)!]
+        let needsModel = tasks != [.gt]
+        let dir = needsModel ? try model.url() : nil
+        let m = try dir.map { try model.loadMotionGPT(at: $0) }
+
+        var settings = ProtocolEvaluation.Settings()
+        settings.repeats = self.repeat
+        settings.seed = sampling.seed
+        settings.minimumVectors = vectors
+        settings.sampling = try sampling.generation(sampleByDefault: true)
+        guard settings.sampling.doSample else { throw UserError("evaluate samples (MultiModality and the repeats need it): drop --greedy and --beams") }
+        settings.captioning = try SamplingOptions().generation(sampleByDefault: false, maxTokens: 64)
+        settings.examples = reportURL == nil ? 0 : 4
+        let evaluation = try ProtocolEvaluation(embedder: embedder, clips: clips, data: data, split: split, settings: settings)
+
+        var tables: [ProtocolTable] = [], pages: [String] = []
+        for t in tasks {
+            let r = try evaluation.run(t, model: m, modelName: dir.map { "MotionGPT (\($0.lastPathComponent))" } ?? "model", progress: { line in
+                FileHandle.standardError.write(Data(("\r" + line + "\u{1B}[K").utf8))
+            })
+            FileHandle.standardError.write(Data("\r\u{1B}[K".utf8))
+            print("== \(t.rawValue) ==")
+            print(r.table.formatted())
             for (name, text) in r.captions.sorted(by: { $0.key < $1.key }) { print("  \(name): \(text)") }
-            try record("m2t", r)
+            print()
+            tables.append(r.table)
+            if reportURL != nil { pages.append(ProtocolReport.section(r.table, examples: r.examples.map { ($0.caption, $0.real, $0.generated) })) }
         }
-        let seedList = (0..<seeds).map { UInt64($0 + 1) }
-        if task == .pred || task == .all {
-            let r = try HeldOutEvaluation.prediction(m, clips: clips, seeds: seedList, options: try sampling.generation(sampleByDefault: true))
-            print(String(format: "prediction ADE %.3f m  FDE %.3f m   N = %d samples (%d clips x %d seeds; %d answers too short)", r.ade, r.fde, r.samples, clips.count, seeds, r.tooShort))
-            try record("pred", r)
+        if let jsonURL {
+            let enc = JSONEncoder()
+            enc.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+            enc.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
+            let body = ProtocolReport.JSONBody(model: dir?.path, evaluator: embedder.evaluatorName, tables: tables)
+            try enc.encode(body).write(to: jsonURL, options: .atomic)
+            print("wrote \(jsonURL.path)")
         }
-        if task == .inbetween || task == .all {
-            let r = try HeldOutEvaluation.inbetween(m, clips: clips, seeds: seedList, options: try sampling.generation(sampleByDefault: true))
-            print(String(format: "in-between ADE %.3f m  FDE %.3f m   N = %d samples (%d clips x %d seeds; %d answers too short)", r.ade, r.fde, r.samples, clips.count, seeds, r.tooShort))
-            try record("inbetween", r)
+        if let reportURL {
+            try Data(ProtocolReport.page(title: "motiongpt evaluate: \(data) (\(split))", sections: pages).utf8).write(to: reportURL, options: .atomic)
+            print("wrote \(reportURL.path)")
         }
-        if let json {
-            try JSONSerialization.data(withJSONObject: out, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]).write(to: URL(fileURLWithPath: json), options: .atomic)
-            print("wrote \(json)")
+    }
+
+    /// The evaluator: a model folder with `config.json` through the registry, else the official T2M
+    /// evaluator's layout.
+    func loadEvaluator() throws -> MotionTextEmbedder {
+        let url: URL
+        do { url = try ModelLocator.resolve(evaluator, bundled: "evaluator", environment: [:]) }
+        catch let e as ModelHubError { throw UserError("\(e.description); pass --evaluator DIR") }
+        if FileManager.default.fileExists(atPath: url.appendingPathComponent("config.json").path) {
+            let loaded = try ModelHub.load(url)
+            guard let e = loaded.model as? MotionTextEmbedder else {
+                throw UserError("\(url.path) holds a \(loaded.family.modelType) model, not an evaluator (motion-text-evaluator, or the official T2M evaluator's folder)")
+            }
+            return e
         }
+        return try T2MEvaluator.load(directory: url)
     }
 }
