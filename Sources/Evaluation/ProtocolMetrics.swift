@@ -14,6 +14,7 @@ public struct EmbeddingStatistics: Equatable, Sendable {
     /// exactly symmetric.
     public var covariance: [Double]
 
+    /// Statistics from their parts (as `ProtocolMetrics.statistics` computes them, or saved ones).
     public init(count: Int, dimension: Int, mean: [Double], covariance: [Double]) {
         self.count = count
         self.dimension = dimension
@@ -33,6 +34,7 @@ public struct RPrecisionPools: Equatable, Sendable, Codable {
     /// Rows per pool (`min(poolSize, N)`); `pools * poolSize` rows were used, the rest dropped.
     public var poolSize: Int
 
+    /// A result from its parts.
     public init(topK: [Double], mmDist: Double, pools: Int, poolSize: Int) {
         self.topK = topK
         self.mmDist = mmDist
@@ -100,8 +102,17 @@ public enum ProtocolMetrics {
     /// `sqrtm` is no more exact. For a set against itself the value is 0 up to rounding, and can be a tiny
     /// negative number, as the official code's can.
     ///
-    /// - Throws: `EvaluationError.shapeMismatch` if the statistics have different widths.
+    /// - Throws: `EvaluationError.shapeMismatch` if the statistics have different widths, or a mean or
+    ///   covariance does not have `dimension` (`dimension^2`) values; `.invalidValue` for a non-finite one.
     public static func frechetDistance(_ a: EmbeddingStatistics, _ b: EmbeddingStatistics) throws -> Double {
+        for (name, s) in [("a", a), ("b", b)] {
+            guard s.dimension >= 1, s.mean.count == s.dimension, s.covariance.count == s.dimension * s.dimension else {
+                throw EvaluationError.shapeMismatch(argument: name, detail: "statistics of width \(s.dimension) with \(s.mean.count) means and \(s.covariance.count) covariance values")
+            }
+            guard s.mean.allSatisfy(\.isFinite), s.covariance.allSatisfy(\.isFinite) else {
+                throw EvaluationError.invalidValue(argument: name, detail: "statistics hold a non-finite value")
+            }
+        }
         guard a.dimension == b.dimension else {
             throw EvaluationError.shapeMismatch(argument: "b", detail: "embeddings have width \(b.dimension), a has \(a.dimension)")
         }

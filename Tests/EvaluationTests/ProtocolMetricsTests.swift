@@ -248,6 +248,8 @@ final class ProtocolMetricsTests: XCTestCase {
             ("b: embeddings have width 3, a has 2", { try PM.frechetDistance(good, Tensor.zeros([4, 3])) }),
             ("a: 1 row, at least 2 needed", { try PM.frechetDistance(Tensor([1, 2], shape: [1, 2]), good) }),
             ("b: row 1, column 0 is not finite", { try PM.frechetDistance(good, Tensor([1, 2, .infinity, 4], shape: [2, 2])) }),
+            ("b: statistics of width 2 with 2 means and 3 covariance values",
+             { try PM.frechetDistance(PM.statistics(good), EmbeddingStatistics(count: 3, dimension: 2, mean: [0, 0], covariance: [1, 0, 1])) }),
             ("x: row 1, column 0 is not finite", { try PM.diversity(nan, seed: 1) }),
             ("times: 0 must be at least 1", { try PM.diversity(good, times: 0, seed: 1) }),
             ("first: index 3 is outside the 3 rows of x", { try PM.diversity(good, first: [0, 3], second: [1, 2]) }),
