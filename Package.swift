@@ -57,7 +57,7 @@ let package = Package(
         .testTarget(name: "TrainingTests", dependencies: ["Training", "ModelHub", "MotionVQ", "MotionData", "NeuralNetwork", "TensorEngine"]),
         .testTarget(name: "MotionGPTTests", dependencies: ["ModelHub", "Generation", "Training", "MotionVQ", "MotionT5", "MotionData", "TextTokenizer", "TensorEngine"], resources: [.copy("Fixtures")]),
         .testTarget(name: "MotionRenderTests", dependencies: ["MotionRender", "MotionData", "TensorEngine"]),
-        .testTarget(name: "CLITests", dependencies: ["motiongpt", "MotionT5", "TensorEngine"]),
+        .testTarget(name: "CLITests", dependencies: ["motiongpt", "MotionT5", "Evaluation", "TensorEngine"]),
         .testTarget(name: "FuzzTests", dependencies: ["Fuzzing", "TensorEngine", "NeuralNetwork"]),
         .testTarget(name: "ModelHubTests", dependencies: ["ModelHub", "Generation", "Training", "MotionT5", "MotionVQ", "MotionData", "NeuralNetwork", "TensorEngine", "TextTokenizer"]),
         .testTarget(name: "TextTokenizerTests", dependencies: ["TextTokenizer"], resources: [.copy("Fixtures")]),

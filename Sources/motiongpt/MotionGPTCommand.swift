@@ -15,7 +15,7 @@ struct MotionGPTCommand: ParsableCommand {
         """,
         version: MotionGPTVersion.string,
         subcommands: [Generate.self, Caption.self, Predict.self, Inbetween.self, Chat.self, Convert.self, Render.self,
-                      Tokenize.self, Detokenize.self, LM.self, Embed.self, Train.self, Evaluate.self, ConvertCheckpoint.self, Export.self, Bench.self, Fuzz.self]
+                      Tokenize.self, Detokenize.self, LM.self, Embed.self, Train.self, Evaluate.self, Metric.self, ConvertCheckpoint.self, Export.self, Bench.self, Fuzz.self]
     )
 
     /// Runs the command; library errors become one line with the flag words the library leaves out.

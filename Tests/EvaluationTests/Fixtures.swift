@@ -1,8 +1,9 @@
 import Foundation
 import XCTest
 
-/// The fixtures written by Tools/fixtures/make_caption_metric_fixtures.py (pycocoevalcap) and
-/// Tools/fixtures/make_motion_metric_fixtures.py (numpy).
+/// The fixtures written by Tools/fixtures/make_caption_metric_fixtures.py (pycocoevalcap),
+/// Tools/fixtures/make_motion_metric_fixtures.py (numpy) and Tools/fixtures/make_protocol_metric_fixtures.py
+/// (numpy, scipy).
 enum Fixtures {
     static let folder: URL = Bundle.module.url(forResource: "Fixtures", withExtension: nil)!
 
@@ -32,8 +33,33 @@ enum Fixtures {
         let cases: Cases
     }
 
+    struct ProtocolFile: Decodable {
+        struct FID: Decodable { let name: String; let a: [[Double]]; let b: [[Double]]; let rank_a: Int; let rank_b: Int; let fid_sqrtm: Double; let fid_eig: Double }
+        struct Statistics: Decodable { let x: [[Double]]; let mean: [Double]; let cov: [[Double]] }
+        struct Diversity: Decodable { let x: [[Double]]; let first: [Int]; let second: [Int]; let value: Double }
+        struct MultiModality: Decodable { let groups: [[[Double]]]; let first: [Int]; let second: [Int]; let value: Double }
+        struct RPrecision: Decodable { let name: String; let texts: [[Double]]; let motions: [[Double]]; let top_k: Int; let r_precision: [Double]; let matching_score: Double }
+        struct Pools: Decodable {
+            let texts: [[Double]]; let motions: [[Double]]; let order: [Int]; let pool_size: Int; let pools: Int
+            let r_precision: [Double]; let matching_score: Double
+        }
+        struct SkatingCase: Decodable { let name: String; let fps: Double; let feet: [Int]; let window: Int; let ratio: Double; let skating_frames: Int }
+        struct Skating: Decodable { let positions: [[[Double]]]; let cases: [SkatingCase] }
+        struct JitterCase: Decodable { let fps: Double; let value: Double }
+        struct Jitter: Decodable { let positions: [[[Double]]]; let cases: [JitterCase] }
+        let fid: [FID]
+        let statistics: Statistics
+        let diversity: Diversity
+        let multimodality: MultiModality
+        let r_precision: [RPrecision]
+        let r_precision_pools: Pools
+        let foot_skating: Skating
+        let jitter: Jitter
+    }
+
     static let captions: CaptionFile = load("caption_metrics.json")
     static let motions: MotionFile = load("motion_metrics.json")
+    static let protocolMetrics: ProtocolFile = load("protocol_metrics.json")
 
     static func corpus(_ name: String) -> CaptionFile.Corpus { captions.corpora.first { $0.name == name }! }
 
