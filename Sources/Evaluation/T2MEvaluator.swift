@@ -37,11 +37,17 @@ public struct T2MEvaluatorConfiguration: Codable, Sendable, Equatable {
     /// Feature width of the raw motions (263 HumanML3D, 251 KIT-ML); the encoder reads all but the
     /// last 4 (the foot contacts).
     public var dimPose: Int
+    /// Channels of the movement encoder's first convolution.
     public var dimMovementEncHidden: Int
+    /// Width of the movement features (second convolution and `out_net`).
     public var dimMovementLatent: Int
+    /// Width of the word vectors (300 for GloVe).
     public var dimWord: Int
+    /// Slots of the part-of-speech one-hot (15).
     public var dimPosOhot: Int
+    /// Hidden width of the text encoder's GRU (each direction).
     public var dimTextHidden: Int
+    /// Hidden width of the motion encoder's GRU (each direction).
     public var dimMotionHidden: Int
     /// Width of the shared embedding space.
     public var dimCoembHidden: Int
@@ -59,6 +65,7 @@ public struct T2MEvaluatorConfiguration: Codable, Sendable, Equatable {
         case unitLength = "unit_length", maxMotionLength = "max_motion_length"
     }
 
+    /// Sizes given one by one; the last three default to the official values.
     public init(dimPose: Int, dimMovementEncHidden: Int, dimMovementLatent: Int, dimWord: Int, dimPosOhot: Int,
                 dimTextHidden: Int, dimMotionHidden: Int, dimCoembHidden: Int, maxTextLen: Int = 20, unitLength: Int = 4,
                 maxMotionLength: Int = 196) {
@@ -227,7 +234,9 @@ final class T2MMotionEncoder: Module {
 /// official ones, the same whether a motion is embedded alone or in a batch, and in input order
 /// (the official wrapper returns them sorted by length).
 public final class T2MEvaluator: MotionTextEmbedder {
+    /// The sizes, as read from the checkpoint.
     public let configuration: T2MEvaluatorConfiguration
+    /// The caption side's GloVe vocabulary and POS rules.
     public let wordVectorizer: T2MWordVectorizer
     /// The evaluator's own feature statistics (`Comp_v6_KLD01/meta`), not the dataset's `Mean.npy`.
     public let normalizer: FeatureNormalizer
@@ -270,11 +279,18 @@ public final class T2MEvaluator: MotionTextEmbedder {
     /// `mean.npy`/`std.npy`.
     public init(checkpoint: URL, glove: URL, statistics: URL) throws {
         let origin = checkpoint.path
+        // The official files date from 2021; one saved with torch < 1.6 (or without the zip
+        // serialisation) is a bare pickle stream, which starts with a PROTO opcode instead of "PK".
+        if let handle = FileHandle(forReadingAtPath: origin) {
+            let head = (try? handle.read(upToCount: 2)) ?? Data()
+            try? handle.close()
+            if head.count == 2, head[head.startIndex] == 0x80, head[head.startIndex + 1] <= 5 {
+                throw T2MEvaluatorError.badFile(origin, "written in torch's legacy (non-zip) format; re-save it with a recent torch: torch.save(torch.load(f), f)")
+            }
+        }
         let ckpt: TorchCheckpoint
         do {
             ckpt = try TorchCheckpoint(url: checkpoint)
-        } catch let e as TensorError where "\(e)".contains("legacy") {
-            throw T2MEvaluatorError.badFile(origin, "written in torch's legacy (non-zip) format; re-save it with a recent torch: torch.save(torch.load(f), f)")
         } catch {
             throw T2MEvaluatorError.badFile(origin, "not a readable torch.save checkpoint: \(error)")
         }

@@ -10,13 +10,18 @@ import TensorEngine
 /// Only one layer: PyTorch names a stack's layers `_l1`, `_l2`, ... on the same module, which the
 /// evaluator this serves does not use. Initialisation is PyTorch's: uniform in ±1/sqrt(H).
 public final class GRU: Module {
+    /// Width of each input step.
     public let inputSize: Int
+    /// Width of the state, per direction.
     public let hiddenSize: Int
+    /// Whether a second direction runs from each sequence's end back to its start.
     public let bidirectional: Bool
+    /// `[3H, inputSize]`, `[3H, H]` and `[3H]` each: gates r, z, n stacked in that order.
     public let weightIH: Tensor
     public let weightHH: Tensor
     public let biasIH: Tensor?
     public let biasHH: Tensor?
+    /// The backward direction's weights (nil unless bidirectional).
     public let weightIHReverse: Tensor?
     public let weightHHReverse: Tensor?
     public let biasIHReverse: Tensor?
@@ -28,6 +33,7 @@ public final class GRU: Module {
          "biasIHReverse": "bias_ih_l0_reverse", "biasHHReverse": "bias_hh_l0_reverse"]
     }
 
+    /// A freshly initialised layer (load weights with `load(state:)` for a trained one).
     public init(inputSize: Int, hiddenSize: Int, bidirectional: Bool = false, bias: Bool = true, rng: inout SeededRNG) {
         precondition(inputSize > 0 && hiddenSize > 0, "GRU sizes must be positive, got \(inputSize), \(hiddenSize)")
         self.inputSize = inputSize
