@@ -40,7 +40,7 @@ let package = Package(
         .target(name: "TextEncoder", dependencies: ["NeuralNetwork", "TensorEngine", "TextTokenizer"], swiftSettings: [.swiftLanguageMode(.v6)]),
         .target(name: "ModelHub", dependencies: ["TextEncoder", "MotionT5", "MotionVQ", "MotionData", "NeuralNetwork", "TensorEngine", "TextTokenizer"]),
         .target(name: "Generation", dependencies: ["ModelHub", "MotionT5", "MotionVQ", "MotionData", "NeuralNetwork", "TensorEngine", "TextTokenizer"]),
-        .target(name: "Evaluation", dependencies: ["Generation", "ModelHub", "MotionVQ", "MotionData", "MotionRender", "TensorEngine"], swiftSettings: [.swiftLanguageMode(.v6)]),
+        .target(name: "Evaluation", dependencies: ["Generation", "ModelHub", "MotionVQ", "MotionData", "MotionRender", "NeuralNetwork", "TensorEngine"], swiftSettings: [.swiftLanguageMode(.v6)]),
         .target(name: "Training", dependencies: ["ModelHub", "MotionVQ", "MotionData", "MotionT5", "Generation", "NeuralNetwork", "TensorEngine", "TextTokenizer"]),
         .target(name: "Fuzzing", dependencies: ["TensorEngine", "NeuralNetwork", "MotionData", "TextTokenizer", "MotionT5", "MotionVQ"]),
         .executableTarget(

@@ -146,22 +146,14 @@ public final class ProtocolEvaluation {
         return out
     }
 
-    /// R-precision top-1/2/3 and MM-Dist over pools of `poolSize` drawn from `items` (indices into
-    /// the rows of both embeddings), shuffled with `rng`.
-    func retrieval(texts: Tensor, motions: Tensor, items: [Int], rng: inout SeededRNG) throws -> (top: [Double], mmDist: Double, pools: Int) {
-        let p = min(poolSize, items.count)
-        guard p >= 2 else { return ([.nan, .nan, .nan], .nan, 0) }
-        let order = items.shuffled(using: &rng)
-        let pools = order.count / p
-        var top = [0.0, 0.0, 0.0], dist = 0.0
-        for k in 0..<pools {
-            let rows = Array(order[(k * p)..<((k + 1) * p)])
-            let t = gatherRows(texts, rows), m = gatherRows(motions, rows)
-            let r = try ProtocolMetrics.rPrecision(texts: t, motions: m, topK: 3)
-            for i in 0..<3 { top[i] += r[i] }
-            dist += try ProtocolMetrics.matchingScore(texts: t, motions: m)
-        }
-        return (top.map { $0 / Double(pools) }, dist / Double(pools), pools)
+    /// R-precision top-1/2/3 and MM-Dist over pools of `poolSize` (row i of `texts` matches row i of
+    /// `motions`), the rows shuffled with `rng`.
+    func retrieval(texts: Tensor, motions: Tensor, rng: inout SeededRNG) throws -> (top: [Double], mmDist: Double, pools: Int) {
+        let rows = texts.shape[0]
+        guard min(poolSize, rows) >= 3 else { return ([.nan, .nan, .nan], .nan, 0) }
+        let r = try ProtocolMetrics.rPrecisionPools(texts: texts, motions: motions, poolSize: poolSize, topK: 3,
+                                                    order: Array(0..<rows).shuffled(using: &rng))
+        return (r.topK, r.mmDist, r.pools)
     }
 
     /// Foot skating and jitter of raw-feature motions, averaged.
@@ -178,7 +170,7 @@ public final class ProtocolEvaluation {
     /// The real-motion row's values of one repeat.
     func realMetrics(_ d: inout Draw) throws -> [ProtocolMetric: Double] {
         let clipsE = try clipEmbeddings()
-        let r = try retrieval(texts: d.captionEmbeddings, motions: clipsE, items: Array(0..<n), rng: &d.rng)
+        let r = try retrieval(texts: d.captionEmbeddings, motions: clipsE, rng: &d.rng)
         // Real-vs-real FID: a second independent draw of windows, as the official ground-truth row
         // compares two random-crop passes over the test set.
         let other = try embedder.embed(motions: randomWindows(&d.rng))
@@ -245,7 +237,7 @@ public final class ProtocolEvaluation {
             switch task {
             case .gt: break
             case .m2t:
-                let x = try retrieval(texts: m2tEmbeddings!, motions: try clipEmbeddings(), items: Array(0..<n), rng: &d.rng)
+                let x = try retrieval(texts: m2tEmbeddings!, motions: try clipEmbeddings(), rng: &d.rng)
                 for (i, k) in [ProtocolMetric.top1, .top2, .top3].enumerated() { mine[k, default: []].append(x.top[i]) }
                 mine[.mmDist, default: []].append(x.mmDist)
             case .vq:
@@ -295,7 +287,7 @@ public final class ProtocolEvaluation {
                         if generated[i].count >= 2 { groups.append(e.slice(dim: 0, row, row + generated[i].count)) }
                         row += generated[i].count
                     }
-                    let x = try retrieval(texts: gatherRows(d.captionEmbeddings, items), motions: gatherRows(e, firstRow), items: Array(0..<items.count), rng: &d.rng)
+                    let x = try retrieval(texts: gatherRows(d.captionEmbeddings, items), motions: gatherRows(e, firstRow), rng: &d.rng)
                     pools = x.pools
                     for (i, k) in [ProtocolMetric.top1, .top2, .top3].enumerated() { mine[k, default: []].append(x.top[i]) }
                     mine[.mmDist, default: []].append(x.mmDist)

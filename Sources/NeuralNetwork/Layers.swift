@@ -148,6 +148,16 @@ public final class Activation: Module, UnaryLayer {
     }
 }
 
+/// `nn.LeakyReLU(negative_slope)`: parameter-free, so it can sit in a `Sequential` at the index a
+/// checkpoint expects (the T2M evaluator's `output_net.2`).
+public final class LeakyReLU: Module, UnaryLayer {
+    public let negativeSlope: Float
+
+    public init(negativeSlope: Float = 0.01) { self.negativeSlope = negativeSlope }
+
+    public func callAsFunction(_ x: Tensor) -> Tensor { x.leakyRelu(negativeSlope: negativeSlope) }
+}
+
 /// Layers applied in order; keys are their indices (`0.weight`, `2.bias`), as `nn.Sequential`.
 public final class Sequential: Module, UnaryLayer {
     public let layers: [Module]

@@ -225,6 +225,11 @@ extension Tensor {
     public func pow(_ p: Float) -> Tensor { unary({ Foundation.pow($0, p) }, { x, _ in p * Foundation.pow(x, p - 1) }) }
     /// `max(self, 0)`.
     public func relu() -> Tensor { unary({ Swift.max($0, 0) }, { x, _ in x > 0 ? 1 : 0 }) }
+    /// `x` where positive, `negativeSlope * x` elsewhere (PyTorch's `leaky_relu`; its gradient at 0 is
+    /// the slope, as PyTorch's).
+    public func leakyRelu(negativeSlope: Float = 0.01) -> Tensor {
+        unary({ $0 > 0 ? $0 : negativeSlope * $0 }, { x, _ in x > 0 ? 1 : negativeSlope })
+    }
     /// `x * sigmoid(x)`.
     public func silu() -> Tensor {
         unary({ $0 / (1 + Foundation.exp(-$0)) }, { x, _ in

@@ -101,6 +101,6 @@ struct Evaluate: ParsableCommand {
             }
             return e
         }
-        return try T2MEvaluator.load(directory: url)
+        return try T2MEvaluator(folder: url)
     }
 }
