@@ -9,14 +9,14 @@ struct Evaluate: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "The paper-style evaluation tables of a model on a HumanML3D-layout split (Real motion row, then the model's).",
         discussion: """
-        --task gt: the real-motion row alone. t2m: text to motion at the ground-truth length, R-precision \\
-        top-1/2/3 and MM-Dist in pools of min(32, N), FID, Diversity, MultiModality (sampling), foot \\
-        skating, jitter. m2t: greedy captions, R-precision and MM-Dist of the written captions against \\
-        the real motions, BLEU-1/4, ROUGE-L, CIDEr. pred (first 20% given) and inbetween (first and \\
-        last 25% given): FID, Diversity, ADE, FDE. vq: tokenizer MPJPE and reconstruction FID. all: every \\
-        task but gt. Each number is the mean over --repeat draws with its 95% interval; every table says \\
-        its N, pool size and vectors per side. The learned evaluator is --evaluator DIR (a \\
-        motion-text-evaluator folder, or the official T2M evaluator's folder), else the bundled \\
+        --task gt: the real-motion row alone. t2m: text to motion at the ground-truth length, R-precision \
+        top-1/2/3 and MM-Dist in pools of min(32, N), FID, Diversity, MultiModality (sampling), foot \
+        skating, jitter. m2t: greedy captions, R-precision and MM-Dist of the written captions against \
+        the real motions, BLEU-1/4, ROUGE-L, CIDEr. pred (first 20% given) and inbetween (first and \
+        last 25% given): FID, Diversity, ADE, FDE. vq: tokenizer MPJPE and reconstruction FID. all: every \
+        task but gt. Each number is the mean over --repeat draws with its 95% interval; every table says \
+        its N, pool size and vectors per side. The learned evaluator is --evaluator DIR (a \
+        motion-text-evaluator folder, or the official T2M evaluator's folder), else the bundled \
         Models/evaluator. Progress goes to standard error.
 
         Example: motiongpt evaluate --task t2m --data Data/cmu-mocap-h3d --split test --repeat 3 --json t2m.json
@@ -57,16 +57,19 @@ struct Evaluate: ParsableCommand {
         settings.minimumVectors = vectors
         settings.sampling = try sampling.generation(sampleByDefault: true)
         guard settings.sampling.doSample else { throw UserError("evaluate samples (MultiModality and the repeats need it): drop --greedy and --beams") }
-        settings.captioning = try SamplingOptions().generation(sampleByDefault: false, maxTokens: 64)
         settings.examples = reportURL == nil ? 0 : 4
         let evaluation = try ProtocolEvaluation(embedder: embedder, clips: clips, data: data, split: split, settings: settings)
 
         var tables: [ProtocolTable] = [], pages: [String] = []
+        // A terminal gets one line rewritten in place; a log gets a line every few seconds.
+        let terminal = isatty(2) != 0
+        var lastLine = Date.distantPast
         for t in tasks {
             let r = try evaluation.run(t, model: m, modelName: dir.map { "MotionGPT (\($0.lastPathComponent))" } ?? "model", progress: { line in
-                FileHandle.standardError.write(Data(("\r" + line + "\u{1B}[K").utf8))
+                if terminal { FileHandle.standardError.write(Data(("\r" + line + "\u{1B}[K").utf8)) }
+                else if Date().timeIntervalSince(lastLine) >= 5 { lastLine = Date(); FileHandle.standardError.write(Data((line + "\n").utf8)) }
             })
-            FileHandle.standardError.write(Data("\r\u{1B}[K".utf8))
+            if terminal { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) }
             print("== \(t.rawValue) ==")
             print(r.table.formatted())
             for (name, text) in r.captions.sorted(by: { $0.key < $1.key }) { print("  \(name): \(text)") }
