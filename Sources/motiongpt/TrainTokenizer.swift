@@ -7,7 +7,7 @@ import Training
 /// `motiongpt train`: the training stages.
 struct Train: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Train the motion tokenizer (stage 1) or the language model (stages 2 and 3).",
+        abstract: "Train the motion tokenizer (stage 1), the language model (stages 2 and 3) or our evaluator.",
         discussion: """
         Each stage prints progress, writes checksummed checkpoints (the last 3 kept), continues with \\
         --resume bit for bit, saves a checkpoint on Ctrl-C, and outputs the weights of its best \\
@@ -15,7 +15,7 @@ struct Train: ParsableCommand {
 
         Example: motiongpt train tokenizer --data Data/cmu-mocap-h3d --out runs/vq --config small --mirror
         """,
-        subcommands: [TrainTokenizer.self, TrainPretrain.self, TrainInstruct.self])
+        subcommands: [TrainTokenizer.self, TrainPretrain.self, TrainInstruct.self, TrainEvaluator.self])
 }
 
 /// Loop flags every training command shares.
