@@ -7,7 +7,7 @@ final class HelpAndModelLookupTests: XCTestCase {
     static let golden = CLITests.repoRoot.appendingPathComponent("Tests/CLITests/Golden/help.txt")
     static let commands: [[String]] = [[], ["generate"], ["caption"], ["predict"], ["inbetween"], ["chat"], ["convert"], ["render"],
                                        ["tokenize"], ["detokenize"], ["lm"], ["embed"], ["train"], ["train", "tokenizer"], ["train", "pretrain"],
-                                       ["train", "instruct"], ["evaluate"], ["convert-checkpoint"], ["export"], ["bench"], ["fuzz"]]
+                                       ["train", "instruct"], ["train", "evaluator"], ["evaluate"], ["convert-checkpoint"], ["export"], ["bench"], ["fuzz"]]
 
     func run(_ args: [String], in directory: URL? = nil, environment: [String: String]) throws -> (status: Int32, out: String, err: String) {
         try CLITests.run(args, environment: environment, in: directory)
