@@ -8,8 +8,8 @@ struct Export: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Write a MotionGPT model folder again, with F16 weights (--f16) for bundling, and its caption vocabulary.",
         discussion: """
-        The folder is loaded and saved through the model-folder layer, so the copy is checked as it is written. \\
-        --vocabulary gives the training caption words (one a line) that generate's unknown-word note uses, when \\
+        The folder is loaded and saved through the model-folder layer, so the copy is checked as it is written. \
+        --vocabulary gives the training caption words (one a line) that generate's unknown-word note uses, when \
         the folder has none yet.
 
         Example: motiongpt export runs/default/motiongpt -o Models/default --f16

@@ -1,5 +1,7 @@
 import ArgumentParser
+import Evaluation
 import Foundation
+import ModelHub
 import TensorEngine
 
 /// The `motiongpt` command line. Subcommands are thin: parse, call a library, print.
@@ -20,9 +22,9 @@ struct MotionGPTCommand: ParsableCommand {
 
     /// Runs the command; library errors become one line with the flag words the library leaves out.
     /// (ModelHub's families, `ModelRegistry.builtInFamilies`, are in the shared registry from the start;
-    /// families of targets above it, the evaluator and the diffusion model, are registered here first
-    /// when they arrive.)
+    /// families of targets above it are registered here first, so any command's `ModelHub.load` knows them.)
     static func main() {
+        ModelRegistry.shared.register(MotionTextEvaluator.family)
         do {
             var command = try parseAsRoot()
             try command.run()

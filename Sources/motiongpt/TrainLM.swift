@@ -37,8 +37,8 @@ struct TrainPretrain: ParsableCommand {
         commandName: "pretrain",
         abstract: "Stage 2: motion-language pretraining (text<->motion pairs, prediction, span corruption).",
         discussion: """
-        Starts from a Hugging Face T5 folder (--lm) or random weights of a T5 config.json (--lm-config with \\
-        --spiece); the vocabulary grows by the motion tokens. Writes --model with the weights of the best \\
+        Starts from a Hugging Face T5 folder (--lm) or random weights of a T5 config.json (--lm-config with \
+        --spiece); the vocabulary grows by the motion tokens. Writes --model with the weights of the best \
         validation loss.
 
         Example: motiongpt train pretrain --data Data/cmu-mocap-h3d --model runs/pre --motion-tokenizer runs/vq --lm-config t5.json --spiece spiece.model

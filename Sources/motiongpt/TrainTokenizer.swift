@@ -7,15 +7,15 @@ import Training
 /// `motiongpt train`: the training stages.
 struct Train: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Train the motion tokenizer (stage 1) or the language model (stages 2 and 3).",
+        abstract: "Train the motion tokenizer (stage 1), the language model (stages 2 and 3) or our evaluator.",
         discussion: """
-        Each stage prints progress, writes checksummed checkpoints (the last 3 kept), continues with \\
-        --resume bit for bit, saves a checkpoint on Ctrl-C, and outputs the weights of its best \\
+        Each stage prints progress, writes checksummed checkpoints (the last 3 kept), continues with \
+        --resume bit for bit, saves a checkpoint on Ctrl-C, and outputs the weights of its best \
         validation value. Tools/train-default.sh runs all three for the bundled model.
 
         Example: motiongpt train tokenizer --data Data/cmu-mocap-h3d --out runs/vq --config small --mirror
         """,
-        subcommands: [TrainTokenizer.self, TrainPretrain.self, TrainInstruct.self])
+        subcommands: [TrainTokenizer.self, TrainPretrain.self, TrainInstruct.self, TrainEvaluator.self])
 }
 
 /// Loop flags every training command shares.
@@ -76,9 +76,9 @@ struct TrainTokenizer: ParsableCommand {
         commandName: "tokenizer",
         abstract: "Train the VQ-VAE motion tokenizer on random windows of motion features.",
         discussion: """
-        --data takes a HumanML3D-layout folder (new_joint_vecs/, train.txt/val.txt, Mean.npy/Std.npy) or \\
-        feature files [T, 263] (.npy). Mean/Std come from the folder (or beside the file), else from the data. \\
-        Writes the tokenizer to --out (config.json, model.safetensors, mean.npy, std.npy) with the weights of \\
+        --data takes a HumanML3D-layout folder (new_joint_vecs/, train.txt/val.txt, Mean.npy/Std.npy) or \
+        feature files [T, 263] (.npy). Mean/Std come from the folder (or beside the file), else from the data. \
+        Writes the tokenizer to --out (config.json, model.safetensors, mean.npy, std.npy) with the weights of \
         the best held-out MPJPE, and checkpoints to --out/checkpoints; --resume continues from the last one.
 
         Example: motiongpt train tokenizer --data Data/cmu-mocap-h3d --out runs/vq --config small --mirror --steps 2000
