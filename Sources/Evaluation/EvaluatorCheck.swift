@@ -8,7 +8,7 @@ import TensorEngine
 ///
 /// Retrieval follows the HumanML3D protocol's arithmetic on one pool: row `i` of the texts is
 /// matched with row `i` of the motions; R-precision top-k is the fraction of texts whose motion is
-/// among the k nearest motions of the pool (Euclidean distance, ties counted against the match);
+/// among the k nearest motions of the pool (Euclidean distance, ranked as `ProtocolMetrics.rPrecision` ranks);
 /// MM-Dist is the mean distance of the matched pairs. The pool is the whole set (N clips), so chance
 /// for top-k is k/N.
 public enum EvaluatorCheck {
@@ -33,21 +33,10 @@ public enum EvaluatorCheck {
         guard n > 0 else { throw EvaluationError.empty(argument: "texts") }
         guard motions.shape[0] == n else { throw EvaluationError.countMismatch(argument: "motions", expected: n, got: motions.shape[0]) }
         guard topK > 0 else { throw EvaluationError.invalidValue(argument: "topK", detail: "must be positive, got \(topK)") }
-        let t = texts.scalars, m = motions.scalars
-        func distance(_ i: Int, _ j: Int) -> Double {
-            var s = 0.0
-            for k in 0..<d { let x = Double(t[i * d + k]) - Double(m[j * d + k]); s += x * x }
-            return s.squareRoot()
-        }
-        var hits = [Int](repeating: 0, count: topK), mm = 0.0
-        for i in 0..<n {
-            let own = distance(i, i)
-            mm += own
-            // Rank of the matching motion: motions at least as near count before it (a tie is a miss).
-            let rank = (0..<n).filter { $0 != i && distance(i, $0) <= own }.count
-            for k in 0..<topK where rank <= k { hits[k] += 1 }
-        }
-        return Retrieval(topK: hits.map { Double($0) / Double(n) }, mmDist: mm / Double(n), pool: n, samples: 1)
+        // One pool, the protocol's arithmetic (ProtocolMetrics: ranks as a stable argsort, MM-Dist).
+        let top = try ProtocolMetrics.rPrecision(texts: texts, motions: motions, topK: min(topK, n))
+        let padded = top + Array(repeating: 1.0, count: topK - top.count)
+        return Retrieval(topK: padded, mmDist: try ProtocolMetrics.matchingScore(texts: texts, motions: motions), pool: n, samples: 1)
     }
 
     /// The element-wise mean of retrievals over pools of one size.

@@ -287,7 +287,7 @@ public final class ProtocolEvaluation {
                         if generated[i].count >= 2 { groups.append(e.slice(dim: 0, row, row + generated[i].count)) }
                         row += generated[i].count
                     }
-                    let x = try retrieval(texts: gatherRows(d.captionEmbeddings, items), motions: gatherRows(e, firstRow), rng: &d.rng)
+                    let x = try retrieval(texts: d.captionEmbeddings.indexSelect(dim: 0, items), motions: e.indexSelect(dim: 0, firstRow), rng: &d.rng)
                     pools = x.pools
                     for (i, k) in [ProtocolMetric.top1, .top2, .top3].enumerated() { mine[k, default: []].append(x.top[i]) }
                     mine[.mmDist, default: []].append(x.mmDist)
@@ -325,13 +325,5 @@ public final class ProtocolEvaluation {
                                   evaluator: embedder.evaluatorName, columns: task.columns, rows: rows, notes: notes)
         return Result(table: table, examples: examples, captions: captions)
     }
-}
-
-/// Rows `rows` of a [N, D] tensor, as a [rows.count, D] tensor.
-func gatherRows(_ x: Tensor, _ rows: [Int]) -> Tensor {
-    let d = x.shape[1]
-    let out = Tensor.zeros([rows.count, d])
-    for (k, i) in rows.enumerated() { (out.storage.pointer + k * d).update(from: x.storage.pointer + i * d, count: d) }
-    return out
 }
 

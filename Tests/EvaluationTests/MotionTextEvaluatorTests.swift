@@ -197,9 +197,10 @@ final class MotionTextEvaluatorTests: XCTestCase {
         XCTAssertEqual(r.topK, [2.0 / 3, 2.0 / 3, 1])
         // Distance of text 2 to its motion (0, 2): sqrt(0.25 + 4).
         XCTAssertEqual(r.mmDist, (0 + 0 + (0.25 + 4.0).squareRoot()) / 3, accuracy: 1e-9)
-        // A tie counts against the match.
+        // A tie ranks as a stable argsort does (the lower motion index first): both texts sit halfway
+        // between the two motions, so text 0 finds motion 0 first (a hit) and text 1 does too (a miss).
         let tie = try EvaluatorCheck.retrieval(texts: Tensor([1, 0, 1, 0], shape: [2, 2]), motions: Tensor([0, 0, 2, 0], shape: [2, 2]))
-        XCTAssertEqual(tie.topK[0], 0)
+        XCTAssertEqual(tie.topK[0], 0.5)
         XCTAssertEqual(EvaluatorCheck.chance(pool: 16), [1.0 / 16, 2.0 / 16, 3.0 / 16])
         XCTAssertThrowsError(try EvaluatorCheck.retrieval(texts: texts, motions: Tensor.zeros([2, 2]))) { XCTAssertEqual("\($0)", "motions has 2 elements, expected 3") }
         XCTAssertEqual(EvaluatorCheck.words("Walk-forward, then 2 hops!"), ["walk", "forward", "then", "2", "hops"])
