@@ -130,10 +130,16 @@ public struct RetargetOptions: Sendable, Equatable {
     /// a foot the motion drags (a pivot, a shuffle) then slides instead of buckling the knee.
     public var footLockMaxShift: Double
 
-    public init(footLock: Bool = true, footLockBlendFrames: Int = 3, footLockMaxShift: Double = 0.08) {
+    /// Keep the feet on the floor: the root moves up or down by one constant for the whole clip so that the
+    /// rig's lowest ankle or toe over the clip is as low as the motion's (scaled). Without it a rig whose legs
+    /// sit otherwise under its hips than ours stands in the floor or above it. On by default.
+    public var floor: Bool
+
+    public init(footLock: Bool = true, footLockBlendFrames: Int = 3, footLockMaxShift: Double = 0.08, floor: Bool = true) {
         self.footLock = footLock
         self.footLockBlendFrames = footLockBlendFrames
         self.footLockMaxShift = footLockMaxShift
+        self.floor = floor
     }
 }
 
@@ -175,7 +181,8 @@ extension Rig {
     ///   equal part, then the chain is turned so its end lands on the motion's direction); all other joints
     ///   without a counterpart keep their rest rotation, as do driven joints with nothing driven below them
     ///   (head, hands, toes: the motion says nothing about their orientation);
-    /// - the root moves by the motion's pelvis path times `scale(for:)`; position channels of other joints
+    /// - the root moves by the motion's pelvis path times `scale(for:)` (with `floor`, raised or lowered by
+    ///   one constant so the feet meet the floor as the motion's do); position channels of other joints
     ///   keep their rest offsets, so every bone keeps its rig length in every frame. A rig with no position
     ///   channel on its root or on the path to the pelvis gets `Xposition Yposition Zposition` on its root;
     /// - with `footLock`, feet that the motion plants (the features' ankle contacts) are held at one place
@@ -187,8 +194,17 @@ extension Rig {
     public func retarget(_ motion: Motion, options: RetargetOptions = RetargetOptions()) throws -> BVH {
         let s = try scale(for: motion)
         let plan = try RigPlan(rig: self)
-        let x = motion.positions.map { $0.map { $0.double * s } }
+        var x = motion.positions.map { $0.map { $0.double * s } }
         var poses = x.map { plan.solve($0) }
+        if options.floor {
+            // Only the root reads absolute positions, so shifting every joint shifts the figure and nothing else.
+            let feet = [7, 8, 10, 11]
+            let ours = x.lazy.flatMap { f in feet.map { f[$0].y } }.min()!
+            let rigs = poses.lazy.flatMap { p in feet.map { p.world[plan.rigOf[$0] ?? plan.rigOf[$0 - 3]!].y } }.min()!
+            let lift = Vec3(0, ours - rigs, 0)
+            x = x.map { $0.map { $0 + lift } }
+            poses = x.map { plan.solve($0) }
+        }
         if options.footLock, motion.frameCount >= 3 {
             let contacts = try Rig.footContacts(motion)
             var fixed = x
