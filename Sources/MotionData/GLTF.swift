@@ -29,7 +29,7 @@ public enum GLTF {
         // The bind pose is the rest pose, which has no rotations: each inverse bind matrix is a translation.
         var ibm = [Float]()
         for p in rest { ibm += [1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1, 0, Float(-p.x), Float(-p.y), Float(-p.z), 1] }
-        let ibmAccessor = buffer.add(floats: ibm, type: "MAT4", count: jc)
+        let ibmAccessor = try buffer.add(floats: ibm, type: "MAT4", count: jc)
 
         // Capsules: one per bone (parent to child), and one to each End Site.
         var mesh = CapsuleMesh()
@@ -41,12 +41,12 @@ public enum GLTF {
             // A skeleton of coincident joints: a small ball on the root still shows where it is.
             mesh.add(from: rest[0] - Vec3(0, 0.05, 0), to: rest[0] + Vec3(0, 0.05, 0), joint: 0)
         }
-        let position = buffer.add(floats: mesh.positions.flatMap { [Float($0.x), Float($0.y), Float($0.z)] }, type: "VEC3",
+        let position = try buffer.add(floats: mesh.positions.flatMap { [Float($0.x), Float($0.y), Float($0.z)] }, type: "VEC3",
                                   count: mesh.positions.count, target: 34962, minMax: true)
-        let normal = buffer.add(floats: mesh.normals.flatMap { [Float($0.x), Float($0.y), Float($0.z)] }, type: "VEC3",
+        let normal = try buffer.add(floats: mesh.normals.flatMap { [Float($0.x), Float($0.y), Float($0.z)] }, type: "VEC3",
                                 count: mesh.normals.count, target: 34962)
         let jointsAttr = buffer.add(uint16: mesh.joints.flatMap { [UInt16($0), 0, 0, 0] }, type: "VEC4", count: mesh.joints.count, target: 34962)
-        let weights = buffer.add(floats: [Float](repeating: 0, count: 4 * mesh.joints.count).enumerated().map { $0.offset % 4 == 0 ? 1 : 0 },
+        let weights = try buffer.add(floats: [Float](repeating: 0, count: 4 * mesh.joints.count).enumerated().map { $0.offset % 4 == 0 ? 1 : 0 },
                                  type: "VEC4", count: mesh.joints.count, target: 34962)
         let indices = mesh.positions.count <= Int(UInt16.max)
             ? buffer.add(uint16: mesh.indices.map { UInt16($0) }, type: "SCALAR", count: mesh.indices.count, target: 34963)
@@ -58,7 +58,7 @@ public enum GLTF {
         // Animation: key times, then per joint its rotations (x, y, z, w: glTF's order) and translations.
         let frames = bvh.frames.count
         let times = (0..<frames).map { Float(Double($0) * bvh.frameTime) }
-        let input = buffer.add(floats: times, type: "SCALAR", count: frames, minMax: true)
+        let input = try buffer.add(floats: times, type: "SCALAR", count: frames, minMax: true)
         var samplers = [Sampler](), channels = [Channel]()
         for (j, joint) in bvh.joints.enumerated() {
             if joint.channels.contains(where: { !$0.isPosition }) {
@@ -72,14 +72,14 @@ public enum GLTF {
                     previous = q
                     values += [Float(q.x), Float(q.y), Float(q.z), Float(q.w)]
                 }
-                let out = buffer.add(floats: values, type: "VEC4", count: frames)
+                let out = try buffer.add(floats: values, type: "VEC4", count: frames)
                 channels.append(Channel(sampler: samplers.count, target: Target(node: j, path: "rotation")))
                 samplers.append(Sampler(input: input, output: out))
             }
             if joint.channels.contains(where: \.isPosition) {
                 let moves = (0..<frames).map { bvh.localTranslation(joint: j, frame: $0) }
                 if moves.contains(where: { $0 != joint.offset }) {
-                    let out = buffer.add(floats: moves.flatMap { v in [Float(v.x * m), Float(v.y * m), Float(v.z * m)] }, type: "VEC3", count: frames)
+                    let out = try buffer.add(floats: moves.flatMap { v in [Float(v.x * m), Float(v.y * m), Float(v.z * m)] }, type: "VEC3", count: frames)
                     channels.append(Channel(sampler: samplers.count, target: Target(node: j, path: "translation")))
                     samplers.append(Sampler(input: input, output: out))
                 }
@@ -170,7 +170,11 @@ public enum GLTF {
             return views.count - 1
         }
 
-        mutating func add(floats: [Float], type: String, count: Int, target: Int? = nil, minMax: Bool = false) -> Int {
+        mutating func add(floats: [Float], type: String, count: Int, target: Int? = nil, minMax: Bool = false) throws -> Int {
+            // A BVH holds Doubles; glTF's floats are 32-bit, and an offset of 1e300 does not fit.
+            guard floats.allSatisfy(\.isFinite) else {
+                throw MotionError.invalidValue("a length or time of the motion is too large for glTF's 32-bit floats")
+            }
             let v = view(floats, target: target)
             var lo: [Double]?, hi: [Double]?
             if minMax, count > 0 {

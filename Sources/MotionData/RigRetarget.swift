@@ -205,8 +205,8 @@ extension Rig {
             x = x.map { $0.map { $0 + lift } }
             poses = x.map { plan.solve($0) }
         }
-        if options.footLock, motion.frameCount >= 3 {
-            let contacts = try Rig.footContacts(motion)
+        // A pose the features refuse (coincident joints, no hip width) has no foot contacts to keep.
+        if options.footLock, motion.frameCount >= 3, let contacts = try? Rig.footContacts(motion) {
             var fixed = x
             var changed = Set<Int>()
             for (side, planted) in [(0, contacts.left), (1, contacts.right)] {
@@ -487,6 +487,8 @@ struct RigPlan {
     func twoBoneIK(pose: RigPose, ours x: [Vec3], leg: (hip: Int, knee: Int, ankle: Int, toe: Int), target: Vec3) -> [Vec3] {
         let rh = rigOf[leg.hip]!, rk = rigOf[leg.knee]!, ra = rigOf[leg.ankle]!
         let a = MotionData.length(rest[rk] - rest[rh]), b = MotionData.length(rest[ra] - rest[rk])
+        // A rig whose thigh or shin has no length cannot bend there.
+        guard a > 1e-9 * (a + b), b > 1e-9 * (a + b) else { return x }
         let h = pose.world[rh], k0 = pose.world[rk]
         var toTarget = target - h
         if MotionData.length(toTarget) < 1e-9 * (a + b) { toTarget = pose.world[ra] - h }

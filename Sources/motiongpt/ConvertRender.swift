@@ -30,7 +30,11 @@ struct Convert: ParsableCommand {
         let character = try rig.load(for: out)
         let motion = try readMotion(input)
         try MotionOutput.write(motion, to: out, title: "", force: force, rig: character, features: features)
-        print("wrote \(out.path): \(motion.frameCount) frames, \(motion.skeleton.jointCount) joints at \(motion.fps) fps")
+        if let character {
+            print("wrote \(out.path): \(motion.frameCount) frames at \(motion.fps) fps on \(character.rig.source) (\(character.rig.bvh.joints.count) joints, \(character.rig.joints.compactMap { $0 }.count) driven, \(character.rig.mapName) names)")
+        } else {
+            print("wrote \(out.path): \(motion.frameCount) frames, \(motion.skeleton.jointCount) joints at \(motion.fps) fps")
+        }
     }
 }
 
