@@ -289,6 +289,9 @@ struct RigPlan {
         case none
         case pair(Int, Int)
         case blend((Int, Int), (Int, Int), Double)
+        /// The knee's hinge axis of a leg (our hip, knee, ankle, toe): the normal of the hip-knee-ankle plane
+        /// once the knee bends, the foot's heel-to-toe line across the shin while the leg is straight.
+        case hinge(Int, Int, Int, Int)
     }
 
     struct Driven {
@@ -373,8 +376,10 @@ struct RigPlan {
                 case 6:
                     if case .pair(let a, let b)? = hips, case .pair(let c, let d)? = shoulders { reference = .blend((a, b), (c, d), 0.5) }
                 case 9, 12: reference = shoulders ?? .none
-                case 1, 4: reference = pair(10, 7) ?? .none
-                case 2, 5: reference = pair(11, 8) ?? .none
+                // Thigh and shin share the knee's hinge axis, so the knee turns as a hinge about the rig's own
+                // knee axis; the foot's turn-out goes to the ankle, which aims at the toes.
+                case 1, 4: reference = matched(10) ? .hinge(1, 4, 7, 10) : .none
+                case 2, 5: reference = matched(11) ? .hinge(2, 5, 8, 11) : .none
                 case 7: reference = pair(4, 7) ?? .none
                 case 8: reference = pair(5, 8) ?? .none
                 default: reference = .none
@@ -407,16 +412,46 @@ struct RigPlan {
         self.channels = channels
     }
 
-    /// The rest and current directions of a twist reference, in rig units (`x`: our joints, scaled).
-    func reference(_ ref: Reference, _ x: [Vec3]) -> (rest: Vec3, now: Vec3)? {
-        func line(_ a: Int, _ b: Int) -> (Vec3, Vec3) { (rest[rigOf[a]!] - rest[rigOf[b]!], x[a] - x[b]) }
+    /// The rest and current directions of a twist reference, in rig units (`x`: our joints, scaled), and how
+    /// far to trust it (0 to 1; below 1 the twist leans towards the least rotation from the parent).
+    func reference(_ ref: Reference, _ x: [Vec3]) -> (rest: Vec3, now: Vec3, trust: Double)? {
+        func line(_ a: Int, _ b: Int) -> (Vec3, Vec3, Double) { (rest[rigOf[a]!] - rest[rigOf[b]!], x[a] - x[b], 1) }
         switch ref {
         case .none: return nil
         case .pair(let a, let b): return line(a, b)
         case .blend(let p, let q, let w):
-            let (r1, n1) = line(p.0, p.1), (r2, n2) = line(q.0, q.1)
+            let (r1, n1, _) = line(p.0, p.1), (r2, n2, _) = line(q.0, q.1)
             guard MotionData.length(r1) > 0, MotionData.length(r2) > 0, MotionData.length(n1) > 0, MotionData.length(n2) > 0 else { return line(p.0, p.1) }
-            return (unitVector(r1) * (1 - w) + unitVector(r2) * w, unitVector(n1) * (1 - w) + unitVector(n2) * w)
+            return (unitVector(r1) * (1 - w) + unitVector(r2) * w, unitVector(n1) * (1 - w) + unitVector(n2) * w, 1)
+        case .hinge(let hip, let knee, let ankle, let toe):
+            // The rest axis: heel-to-toe across the (straight) leg. The motion's: the ankle's axis (heel-to-toe
+            // across the shin, which ankle flexion leaves alone) while the leg is straight, the normal of the
+            // hip-knee-ankle plane once the knee bends.
+            let restAxis = cross(rest[rigOf[toe]!] - rest[rigOf[ankle]!], rest[rigOf[knee]!] - rest[rigOf[hip]!])
+            let thigh = x[knee] - x[hip], shin = x[ankle] - x[knee], foot = x[toe] - x[ankle]
+            let fromFoot = cross(foot, shin), fromKnee = cross(thigh, shin)
+            let lt = MotionData.length(thigh), ls = MotionData.length(shin), lf = MotionData.length(foot)
+            guard lt > 0, ls > 0, lf > 0, MotionData.length(restAxis) > 0 else { return nil }
+            // Sines of the knee angle and of the foot against the shin: the leg's plane is trusted from about
+            // 10 degrees of bend, fully from 25; a foot pointed along a straight leg (a ballet point) says
+            // nothing about the axis, so there the twist follows the parent.
+            let sinKnee = MotionData.length(fromKnee) / (lt * ls)
+            let knee = RigPlan.smoothstep(sinKnee, 0.17, 0.42)
+            let feet = RigPlan.smoothstep(MotionData.length(fromFoot) / (ls * lf), 0.05, 0.25)
+            let a = feet > 0 ? unitVector(fromFoot) : Vec3.zero
+            var b = knee > 0 ? unitVector(fromKnee) : Vec3.zero
+            // The plane's normal turns over when a nearly straight knee goes past zero (a slight hyperextension)
+            // though the leg has not turned: while the bend is small, keep it on the side the ankle's axis
+            // says, or, with the foot pointed, the hips' left-right line. A knee bent further is flexed.
+            if sinKnee < 0.42 {
+                let across = x[1] - x[2]
+                let side = a * feet + (MotionData.length(across) > 0 ? unitVector(across) : .zero) * (1 - feet)
+                if dot(b, side) < 0 { b = -b }
+            }
+            let now = a * (1 - knee) + b * knee
+            let trust = knee + (1 - knee) * feet
+            guard trust > 0, MotionData.length(now) > 1e-6 else { return nil }
+            return (restAxis, now, trust)
         }
     }
 
@@ -449,8 +484,8 @@ struct RigPlan {
         // Swing: the least rotation from the parent's frame that aims the bone.
         let swing = Quaternion.between(pg.rotate(u), v) * pg
         var g = swing
-        if let (restRef, nowRef) = reference(d.reference, x) {
-            g = RigPlan.aim(u, v, restRef, nowRef, fallback: swing)
+        if let (restRef, nowRef, trust) = reference(d.reference, x) {
+            g = RigPlan.aim(u, v, restRef, nowRef, fallback: swing, trust: trust)
         }
         guard !d.spread.isEmpty else { return pg.inverse * g }
         // Share the rotation over the chain, then turn the whole chain so its end lies on the motion's line.
@@ -469,17 +504,21 @@ struct RigPlan {
     /// The rotation taking `u` onto `v` exactly and the reference `ur` as close to `vr` as a turn about `v`
     /// allows (TRIAD); where either reference runs nearly along its bone (the twist is then undefined), it
     /// fades to `fallback`, which also takes `u` onto `v`.
-    static func aim(_ u: Vec3, _ v: Vec3, _ ur: Vec3, _ vr: Vec3, fallback: Quaternion) -> Quaternion {
+    static func aim(_ u: Vec3, _ v: Vec3, _ ur: Vec3, _ vr: Vec3, fallback: Quaternion, trust: Double = 1) -> Quaternion {
         func sine(_ a: Vec3, _ b: Vec3) -> Double {
             let la = MotionData.length(a), lb = MotionData.length(b)
             return la > 0 && lb > 0 ? MotionData.length(cross(a, b)) / (la * lb) : 0
         }
-        let s = min(sine(u, ur), sine(v, vr))
-        let w = max(0, min(1, (s - 0.05) / 0.2))
-        let weight = w * w * (3 - 2 * w)
+        let weight = smoothstep(min(sine(u, ur), sine(v, vr)), 0.05, 0.25) * trust
         if weight <= 0 { return fallback }
         let t = triad(from: (u, ur), to: (v, vr))
         return weight >= 1 ? t : fallback.slerp(to: t, weight)
+    }
+
+    /// 0 below `lo`, 1 above `hi`, smooth between.
+    static func smoothstep(_ x: Double, _ lo: Double, _ hi: Double) -> Double {
+        let t = max(0, min(1, (x - lo) / (hi - lo)))
+        return t * t * (3 - 2 * t)
     }
 
     /// Our joints `x` with one leg bent so the rig's ankle reaches `target`: hip fixed, thigh and shin at
@@ -494,11 +533,15 @@ struct RigPlan {
         if MotionData.length(toTarget) < 1e-9 * (a + b) { toTarget = pose.world[ra] - h }
         let e = unitVector(toTarget)
         let d = min(max(MotionData.length(toTarget), abs(a - b) + 1e-6 * (a + b)), (a + b) * (1 - 1e-6))
-        var pole = (k0 - h) - e * dot(k0 - h, e)
-        if MotionData.length(pole) < 1e-6 * (a + b) {
-            let forward = x[leg.toe] - x[leg.ankle]
-            pole = forward - e * dot(forward, e)
-        }
+        // The knee bends the way it already bends: its offset from the unlocked hip-ankle line (measured from
+        // that line, not the target's, which would turn a near-straight knee sideways), with a small pull
+        // towards the toes that decides for a straight leg.
+        let line = unitVector(pose.world[ra] - h)
+        let forward = x[leg.toe] - x[leg.ankle]
+        var pole = (k0 - h) - line * dot(k0 - h, line)
+        let toes = forward - line * dot(forward, line)
+        if MotionData.length(toes) > 1e-12 { pole += unitVector(toes) * (0.02 * a) }
+        pole -= e * dot(pole, e)
         guard MotionData.length(pole) > 1e-12 else { return x }
         let p = unitVector(pole)
         let cosA = max(-1, min(1, (a * a + d * d - b * b) / (2 * a * d)))
