@@ -24,7 +24,7 @@ public struct FuzzTarget: @unchecked Sendable {
 
 /// The parsers of the project that read files a user may hand over.
 public enum FuzzTargets {
-    public static let all: [FuzzTarget] = [npy, npz, safetensors, torch, spiece, bvh, motionJSON, config, json]
+    public static let all: [FuzzTarget] = [npy, npz, safetensors, torch, spiece, bvh, rig, jointMap, motionJSON, config, json]
 
     public static func named(_ name: String) -> FuzzTarget? { all.first { $0.name == name } }
 
@@ -114,6 +114,63 @@ public enum FuzzTargets {
             if bvh.joints.count * bvh.frames.count <= 1_000_000 { _ = bvh.text.count }
             let motion = try bvh.motion(source: "<fuzz bvh>")
             if motion.frameCount <= 400 { _ = try? motion.features() }
+        },
+        isTypedError: { $0 is MotionError })
+
+    /// A short 22-joint motion for the rig targets: a rest pose from the target offsets, walking forward
+    /// with a swinging leg and arm, so the retarget, the foot lock and the glTF writer all run.
+    static let rigMotion: Motion = {
+        let s = Skeleton.humanML3D
+        let frames = (0..<6).map { t -> [SIMD3<Float>] in
+            var p = [SIMD3<Float>](repeating: .zero, count: 22)
+            p[0] = [0, 0.9, 0.05 * Float(t)]
+            for j in 1..<22 {
+                var o = Skeleton.humanML3DTargetOffsets[j]
+                if j == 4 || j == 18 { o = SIMD3(o.x, o.y * 0.9, 0.1 * sin(Float(t))) }
+                p[j] = p[s.parents[j]] + o
+            }
+            return p
+        }
+        return try! Motion(skeleton: s, positions: frames, fps: 20)
+    }()
+
+    static let rig = FuzzTarget(
+        name: "rig", summary: "a BVH as a rig (--rig): name maps, hierarchy checks, retargeting a 6-frame motion with foot lock, BVH text and glTF",
+        mutator: FuzzMutator(dictionary: ["HIERARCHY", "ROOT", "JOINT", "End Site", "{", "}", "OFFSET", "CHANNELS 3", "CHANNELS 6",
+                                          "Xposition", "Yrotation", "mixamorig:", "LeftUpLeg", "Hips", "Spine2", "MOTION", "\n"], textual: true),
+        body: { data in
+            guard let text = String(data: data, encoding: .utf8) ?? String(data: data, encoding: .isoLatin1) else {
+                throw MotionError.parse("<fuzz rig>: not a text file")
+            }
+            let r = try Rig(bvh: BVH(text: text, source: "<fuzz rig>"), source: "<fuzz rig>")
+            // Output costs rig joints x frames; the reader's joint limit keeps it bounded.
+            let out = try r.retarget(rigMotion)
+            _ = out.text.count
+            _ = try GLTF.binary(of: out, metresPerUnit: r.metresPerUnit)
+        },
+        isTypedError: { $0 is MotionError })
+
+    /// The Mixamo-named rig the joint-map target resolves maps against.
+    static let mapRig: BVH = {
+        func j(_ n: String, _ p: Int, _ o: Vec3) -> BVH.Joint {
+            BVH.Joint(name: n, parent: p, offset: o, channels: p < 0 ? [.xPosition, .yPosition, .zPosition, .zRotation, .xRotation, .yRotation] : [.zRotation, .xRotation, .yRotation])
+        }
+        let joints = [j("Hips", -1, Vec3(0, 1, 0)), j("Spine", 0, Vec3(0, 0.1, 0)), j("Chest", 1, Vec3(0, 0.2, 0)), j("Neck", 2, Vec3(0, 0.2, 0)),
+                      j("Head", 3, Vec3(0, 0.1, 0)),
+                      j("LeftUpLeg", 0, Vec3(0.1, -0.05, 0)), j("LeftLeg", 5, Vec3(0, -0.45, 0)), j("LeftFoot", 6, Vec3(0, -0.43, 0)), j("LeftToeBase", 7, Vec3(0, -0.05, 0.12)),
+                      j("RightUpLeg", 0, Vec3(-0.1, -0.05, 0)), j("RightLeg", 9, Vec3(0, -0.45, 0)), j("RightFoot", 10, Vec3(0, -0.43, 0)), j("RightToeBase", 11, Vec3(0, -0.05, 0.12)),
+                      j("LeftArm", 2, Vec3(0.2, 0.15, 0)), j("LeftForeArm", 13, Vec3(0.27, 0, 0)), j("LeftHand", 14, Vec3(0.25, 0, 0)),
+                      j("RightArm", 2, Vec3(-0.2, 0.15, 0)), j("RightForeArm", 16, Vec3(-0.27, 0, 0)), j("RightHand", 17, Vec3(-0.25, 0, 0))]
+        return try! BVH(joints: joints, frameTime: 0.05, frames: [])
+    }()
+
+    static let jointMap = FuzzTarget(
+        name: "joint-map", summary: "a --joint-map JSON file, resolved against a rig and used to retarget a 6-frame motion",
+        mutator: FuzzMutator(dictionary: ["\"pelvis\"", "\"left_hip\"", "\"spine3\"", "\"Hips\"", "\"LeftUpLeg\"", "\"Chest\"", "[", "]", "{", "}", ",", ":", "null"], textual: true),
+        body: { data in
+            let map = try JointMap(json: data, source: "<fuzz map>")
+            let r = try Rig(bvh: mapRig, jointMap: map, source: "<fuzz rig>")
+            _ = try r.retarget(rigMotion).text.count
         },
         isTypedError: { $0 is MotionError })
 

@@ -5,10 +5,18 @@ import TensorEngine
 /// - `.npy`: joints `[T, J, 3]` (22 HumanML3D or 21 KIT joints) or raw features `[T, 263]` / `[T, 251]`
 ///   (HumanML3D's `new_joint_vecs`, not normalised), float32;
 /// - `.bvh`: read with retargeting to the 22-joint skeleton (`BVH.motion`), written with rotations (`Motion.bvh`);
-/// - `.json`: `{"fps": 20, "skeleton": "humanml3d", "joints": [[[x, y, z], ...], ...]}`.
+/// - `.json`: `{"fps": 20, "skeleton": "humanml3d", "joints": [[[x, y, z], ...], ...]}`;
+/// - `.glb` (written only): glTF 2.0 binary with a skinned capsule figure and the animation (`GLTF`).
+///
+/// `.bvh` and `.glb` outputs go onto a rig when one is given (`Rig.retarget`); their rotations always come
+/// from inverse kinematics on the joint positions, never from the features' 6D rotations.
 public enum MotionFile {
-    /// The extensions handled.
-    public static let extensions = ["npy", "bvh", "json"]
+    /// The extensions written.
+    public static let extensions = ["npy", "bvh", "json", "glb"]
+    /// The extensions read.
+    public static let readableExtensions = ["npy", "bvh", "json"]
+    /// The extensions a rig applies to.
+    public static let rigExtensions = ["bvh", "glb"]
 
     /// Reads a motion.
     /// - Parameters:
@@ -30,6 +38,8 @@ public enum MotionFile {
         case "json":
             if features == true { throw MotionError.invalidShape("\(url.path): a JSON motion holds joints, not features") }
             return try readJSON(url)
+        case "glb":
+            throw MotionError.io("\(url.path): .glb is written, not read (read .npy, .bvh or .json)")
         default:
             throw MotionError.io("\(url.path): unknown motion format '.\(url.pathExtension)' (use .npy, .bvh or .json)")
         }
@@ -37,19 +47,29 @@ public enum MotionFile {
 
     /// Writes a motion; `.npy` holds joints unless `features` (then `[T-1, 263]` raw features).
     /// Refuses to replace an existing file unless `force`.
-    public static func write(_ motion: Motion, to url: URL, force: Bool = false, features: Bool = false) throws {
+    /// - Parameters:
+    ///   - rig: for `.bvh` and `.glb`, the character to put the motion on (nil: our own 22-joint skeleton);
+    ///     other formats refuse one.
+    ///   - retarget: how the motion goes onto `rig`.
+    public static func write(_ motion: Motion, to url: URL, force: Bool = false, features: Bool = false,
+                             rig: Rig? = nil, retarget: RetargetOptions = RetargetOptions()) throws {
         let ext = url.pathExtension.lowercased()
         guard extensions.contains(ext) else {
-            throw MotionError.io("\(url.path): unknown motion format '.\(url.pathExtension)' (use .npy, .bvh or .json)")
+            throw MotionError.io("\(url.path): unknown motion format '.\(url.pathExtension)' (use .npy, .bvh, .json or .glb)")
         }
         if features && ext != "npy" { throw MotionError.invalidShape("\(url.path): features can only be written as .npy") }
+        if rig != nil && !rigExtensions.contains(ext) {
+            throw MotionError.invalidValue("\(url.path): a rig applies to .bvh and .glb outputs, not .\(ext)")
+        }
         try checkWritable(url, force: force)
         switch ext {
         case "npy":
             let t = features ? try motion.features() : motion.tensor
             do { try writeNpy(t, to: url) } catch { throw MotionError.io("\(url.path): \(error)") }
         case "bvh":
-            try motion.bvh().write(to: url, force: true)
+            try (rig.map { try $0.retarget(motion, options: retarget) } ?? motion.bvh()).write(to: url, force: true)
+        case "glb":
+            try write(motion.glb(rig: rig, options: retarget, name: url.deletingPathExtension().lastPathComponent), to: url)
         default:
             try write(jsonData(motion), to: url)
         }

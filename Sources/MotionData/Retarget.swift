@@ -72,7 +72,7 @@ public struct JointMap: Sendable {
          ("shoulder", ["Shoulder"]), ("elbow", ["Elbow"]), ("wrist", ["Wrist"])]))
 
     /// CMU BVH conversions (`Hips, LowerBack, Spine, Spine1, Neck, Neck1, Head, LeftShoulder, LeftArm, ...,
-    /// LeftUpLeg, LeftLeg, LeftFoot, LeftToeBase`) and Mixamo (`mixamorig:` prefix, `Spine, Spine1, Spine2`).
+    /// LeftUpLeg, LeftLeg, LeftFoot, LeftToeBase`); it also reads Mixamo names (see `mixamo`).
     /// Spine joints above the hips map in order; where there is no `Spine2`, SMPL's third spine joint is the
     /// midpoint of `Spine1` and `Neck`.
     public static let cmu = JointMap(name: "cmu", entries: sided(
@@ -80,6 +80,17 @@ public struct JointMap: Sendable {
          "spine3": [.joint("Spine2"), .midpoint("Spine1", "Neck")], "neck": [.joint("Neck")], "head": [.joint("Head")]],
         left: { "Left" + $0 }, right: { "Right" + $0 },
         [("hip", ["UpLeg"]), ("knee", ["Leg"]), ("ankle", ["Foot"]), ("foot", ["ToeBase", "Toe"]),
+         ("collar", ["Shoulder"]), ("shoulder", ["Arm"]), ("elbow", ["ForeArm"]), ("wrist", ["Hand"])]))
+
+    /// Mixamo rigs (`mixamorig:Hips, Spine, Spine1, Spine2, Neck, Head, LeftShoulder, LeftArm, LeftForeArm,
+    /// LeftHand, LeftUpLeg, LeftLeg, LeftFoot, LeftToeBase`; the `mixamorig:` prefix, or any namespace, is
+    /// dropped when names are matched). Mixamo's three spine joints above the hips are SMPL's three, one to
+    /// one, so unlike `cmu` no joint is a midpoint; fingers, `HeadTop_End` and `Toe_End` have no counterpart.
+    public static let mixamo = JointMap(name: "mixamo", entries: sided(
+        ["pelvis": [.joint("Hips")], "spine1": [.joint("Spine")], "spine2": [.joint("Spine1")],
+         "spine3": [.joint("Spine2")], "neck": [.joint("Neck")], "head": [.joint("Head")]],
+        left: { "Left" + $0 }, right: { "Right" + $0 },
+        [("hip", ["UpLeg"]), ("knee", ["Leg"]), ("ankle", ["Foot"]), ("foot", ["ToeBase"]),
          ("collar", ["Shoulder"]), ("shoulder", ["Arm"]), ("elbow", ["ForeArm"]), ("wrist", ["Hand"])]))
 
     /// Reallusion iClone / Character Creator skeletons (`CC_Base_Hip, CC_Base_L_Thigh, ...`).
@@ -91,18 +102,61 @@ public struct JointMap: Sendable {
          ("shoulder", ["Upperarm"]), ("elbow", ["Forearm"]), ("wrist", ["Hand"])]))
 
     /// The built-in maps tried, in order, for a 22-joint target when none is given.
-    public static var builtIn: [JointMap] { [identity(.humanML3D), smpl, cmu, ccBase] }
+    public static var builtIn: [JointMap] { [identity(.humanML3D), smpl, mixamo, cmu, ccBase] }
 
-    /// Resolves every target joint of `skeleton` against the BVH's joint names. Throws `unknownJoint`
-    /// naming the target joints no alternative could resolve, with the names tried.
-    func resolve(for skeleton: Skeleton, in bvh: BVH, source: String) throws -> [(Int, Int?)] {
+    /// A map from a JSON object of target joint names to source joint names, e.g.
+    /// `{"pelvis": "Hips", "left_hip": "LeftUpLeg", "spine3": ["Chest", "Spine2"], "left_collar": null}`:
+    /// a string is one joint, an array lists alternatives tried in order, `null` (or a missing key) says
+    /// the source has no such joint. Keys must be joints of `skeleton`.
+    public init(json data: Data, skeleton: Skeleton = .humanML3D, source: String = "<joint map>") throws {
+        let object: Any
+        do { object = try JSONSerialization.jsonObject(with: data) } catch {
+            throw MotionError.parse("\(source): not valid JSON (\(error.localizedDescription))")
+        }
+        guard let dict = object as? [String: Any] else {
+            throw MotionError.parse("\(source): a joint map is a JSON object of joint names, e.g. {\"pelvis\": \"Hips\"}")
+        }
+        var entries = [String: [JointSource]]()
+        for key in dict.keys.sorted() {
+            guard skeleton.index(of: key) != nil else {
+                throw MotionError.unknownJoint("\(source): '\(key)' is not a joint of the \(skeleton.name) skeleton (its joints: \(skeleton.jointNames.joined(separator: ", ")))")
+            }
+            switch dict[key] {
+            case let name as String where !name.isEmpty: entries[key] = [.joint(name)]
+            case let list as [Any] where !list.isEmpty && list.allSatisfy({ ($0 as? String).map { !$0.isEmpty } ?? false }):
+                entries[key] = list.compactMap { $0 as? String }.map { .joint($0) }
+            case is NSNull: entries[key] = []
+            default:
+                throw MotionError.parse("\(source): \"\(key)\" must be a joint name, a list of names or null")
+            }
+        }
+        self.init(name: source, entries: entries)
+    }
+
+    /// Reads a JSON joint map file (see `init(json:skeleton:source:)`).
+    public init(url: URL, skeleton: Skeleton = .humanML3D) throws {
+        let data: Data
+        do { data = try Data(contentsOf: url) } catch {
+            throw MotionError.io("\(url.path): cannot read (\(error.localizedDescription))")
+        }
+        try self.init(json: data, skeleton: skeleton, source: url.lastPathComponent)
+    }
+
+    /// A BVH joint by name: the exact name first, else the first joint whose normalised name matches.
+    static func lookup(in bvh: BVH) -> (String) -> Int? {
         var exact = [String: Int](), loose = [String: Int]()
         for (i, j) in bvh.joints.enumerated() {
             exact[j.name] = i
             let k = JointMap.normalize(j.name)
             if loose[k] == nil { loose[k] = i }
         }
-        func find(_ n: String) -> Int? { exact[n] ?? loose[JointMap.normalize(n)] }
+        return { n in exact[n] ?? loose[JointMap.normalize(n)] }
+    }
+
+    /// Resolves every target joint of `skeleton` against the BVH's joint names. Throws `unknownJoint`
+    /// naming the target joints no alternative could resolve, with the names tried.
+    func resolve(for skeleton: Skeleton, in bvh: BVH, source: String) throws -> [(Int, Int?)] {
+        let find = JointMap.lookup(in: bvh)
         if let stray = entries.keys.sorted().first(where: { skeleton.index(of: $0) == nil }) {
             throw MotionError.unknownJoint("joint map '\(name)' names target joint '\(stray)', which the \(skeleton.name) skeleton does not have")
         }
@@ -174,7 +228,7 @@ extension BVH {
     ///
     /// - Parameters:
     ///   - jointMap: target joint names to source joints; nil tries the skeleton's own names and then, for the
-    ///     22-joint skeleton, `JointMap.smpl`, `.cmu` (also Mixamo) and `.ccBase`, taking the first that
+    ///     22-joint skeleton, `JointMap.smpl`, `.mixamo`, `.cmu` and `.ccBase`, taking the first that
     ///     resolves every joint.
     ///   - units: file units (`.auto` applies `estimatedUnits`).
     ///   - fps: output frame rate (HumanML3D's 20 by default); nil keeps the file's rate.

@@ -6,27 +6,35 @@ import MotionRender
 /// `motiongpt convert IN -o OUT`: between .npy joints/features, .bvh and .json.
 struct Convert: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Convert a motion between .npy (joints [T,J,3] or features [T,263]/[T,251]), .bvh and .json.",
+        abstract: "Convert a motion between .npy (joints [T,J,3] or features [T,263]/[T,251]), .bvh and .json, or to .glb (glTF).",
         discussion: """
-        .npy inputs are told apart by shape; features are raw (not normalised), as HumanML3D's new_joint_vecs.
+        .npy inputs are told apart by shape; features are raw (not normalised), as HumanML3D's new_joint_vecs. \
+        .bvh and .glb outputs carry rotations solved from the joint positions; --rig puts them on your \
+        character's skeleton.
 
-        Example: motiongpt convert walk.bvh -o walk.npy
+        Example: motiongpt convert walk.npy -o walk.bvh --rig mixamo-character.bvh
         """)
     @Argument(help: "Input motion file.") var input: String
-    @Option(name: .shortAndLong, help: "Output file (.npy, .bvh, .json).") var output: String
+    @Option(name: .shortAndLong, help: "Output file (.npy, .bvh, .json, .glb).") var output: String
     @Flag(name: .long, help: "Write raw features [T-1, 263] (KIT: [T-1, 251]) instead of joints (.npy output).") var features = false
     @Flag(name: .long, help: "Overwrite the output file.") var force = false
+    @OptionGroup var rig: RigOptions
 
     func run() throws {
         let out = URL(fileURLWithPath: output)
         guard MotionFile.extensions.contains(out.pathExtension.lowercased()) else {
-            throw UserError("\(out.lastPathComponent): convert writes .npy, .bvh or .json (render writes pictures)")
+            throw UserError("\(out.lastPathComponent): convert writes .npy, .bvh, .json or .glb (render writes pictures)")
         }
         if features && out.pathExtension.lowercased() != "npy" { throw UserError("--features writes .npy, not .\(out.pathExtension)") }
         if !force && FileManager.default.fileExists(atPath: out.path) { throw UserError("\(out.path) already exists (use --force to overwrite)") }
+        let character = try rig.load(for: out)
         let motion = try readMotion(input)
-        try MotionFile.write(motion, to: out, force: force, features: features)
-        print("wrote \(out.path): \(motion.frameCount) frames, \(motion.skeleton.jointCount) joints at \(motion.fps) fps")
+        try MotionOutput.write(motion, to: out, title: "", force: force, rig: character, features: features)
+        if let character {
+            print("wrote \(out.path): \(motion.frameCount) frames at \(motion.fps) fps on \(character.rig.source) (\(character.rig.bvh.joints.count) joints, \(character.rig.joints.compactMap { $0 }.count) driven, \(character.rig.mapName) names)")
+        } else {
+            print("wrote \(out.path): \(motion.frameCount) frames, \(motion.skeleton.jointCount) joints at \(motion.fps) fps")
+        }
     }
 }
 

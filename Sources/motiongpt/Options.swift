@@ -65,6 +65,45 @@ struct SamplingOptions: ParsableArguments {
     }
 }
 
+/// `--rig`, `--joint-map`, `--no-foot-lock`: for every command that writes a motion, which character the
+/// `.bvh` and `.glb` outputs carry (default: our own 22-joint skeleton).
+struct RigOptions: ParsableArguments {
+    @Option(name: .long, help: ArgumentHelp("Put .bvh and .glb output on this character: a BVH rig (its hierarchy, rest pose, names and channel order; Mixamo, CMU, SMPL, CC_Base names are known).", valueName: "rig.bvh"))
+    var rig: String?
+    @Option(name: .long, help: ArgumentHelp("JSON map of our joint names to the rig's, e.g. {\"pelvis\": \"Hips\", \"left_hip\": \"Thigh_L\"} (with --rig).", valueName: "file.json"))
+    var jointMap: String?
+    @Flag(name: .long, help: "With --rig: let planted feet slide as the proportions make them (no foot-lock IK).")
+    var noFootLock = false
+
+    /// The rig to write onto, or nil; refuses the flags without `--rig`, and an output type a rig does not apply to.
+    func load(for output: URL? = nil, format: String? = nil) throws -> RigChoice? {
+        guard let rig else {
+            if jointMap != nil { throw UserError("--joint-map goes with --rig") }
+            if noFootLock { throw UserError("--no-foot-lock goes with --rig") }
+            return nil
+        }
+        let ext = (output?.pathExtension ?? format ?? "").lowercased()
+        guard MotionFile.rigExtensions.contains(ext) else {
+            throw UserError("--rig writes .bvh or .glb, not .\(ext)")
+        }
+        let url = URL(fileURLWithPath: rig)
+        guard FileManager.default.fileExists(atPath: url.path) else { throw UserError("--rig \(url.path): no such file") }
+        var map: JointMap?
+        if let jointMap {
+            let m = URL(fileURLWithPath: jointMap)
+            guard FileManager.default.fileExists(atPath: m.path) else { throw UserError("--joint-map \(m.path): no such file") }
+            map = try JointMap(url: m)
+        }
+        return RigChoice(rig: try Rig(url: url, jointMap: map), options: RetargetOptions(footLock: !noFootLock))
+    }
+}
+
+/// A loaded rig and how motions go onto it.
+struct RigChoice {
+    var rig: Rig
+    var options: RetargetOptions
+}
+
 /// Reads a motion file, refusing missing files with one line.
 func readMotion(_ path: String) throws -> Motion {
     let url = URL(fileURLWithPath: path)

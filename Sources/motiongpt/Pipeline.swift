@@ -17,12 +17,13 @@ struct Generate: ParsableCommand {
         Example: motiongpt generate "a person walks forward" -o walk.bvh --seconds 4 --seed 1
         """)
     @Argument(help: "What the person does.") var text: String
-    @Option(name: .shortAndLong, help: "Output motion file (.bvh, .npy, .json, .gif, .png, .mp4, .html).") var output: String = "motion.bvh"
+    @Option(name: .shortAndLong, help: "Output motion file (.bvh, .npy, .json, .glb, .gif, .png, .mp4, .html).") var output: String = "motion.bvh"
     @Option(name: .long, help: "Length in frames (20 fps).") var length: Int?
     @Option(name: .long, help: "Length in seconds.") var seconds: Float?
     @Flag(name: .long, help: "Overwrite the output file.") var force = false
     @OptionGroup var model: ModelChoice
     @OptionGroup var sampling: SamplingOptions
+    @OptionGroup var rig: RigOptions
 
     func run() throws {
         guard !text.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty else { throw UserError("the text is empty") }
@@ -30,6 +31,7 @@ struct Generate: ParsableCommand {
         if let length, length < 4 || length > 4000 { throw UserError("--length must be between 4 and 4000 frames, got \(length)") }
         if let seconds, !(seconds > 0 && seconds <= 200) { throw UserError("--seconds must be in (0, 200], got \(seconds)") }
         let out = try checkOutput(output, force: force)
+        let character = try rig.load(for: out)
         let gen = try sampling.generation(sampleByDefault: true)
         let m = try model.loadMotionGPT()
         let unseen = m.unseenWords(in: text)
@@ -37,7 +39,7 @@ struct Generate: ParsableCommand {
             warn("note: the model never saw \(unseen.map { "\"\($0)\"" }.joined(separator: ", ")) in training; it knows \(m.trainingVocabulary?.count ?? 0) caption words (its folder's vocabulary.txt)")
         }
         let r = try m.generateMotion(text, frames: length, seconds: seconds, options: gen)
-        try MotionOutput.write(r.motions[0], to: out, title: text, force: force)
+        try MotionOutput.write(r.motions[0], to: out, title: text, force: force, rig: character)
         print("wrote \(out.path): \(r.motions[0].frameCount) frames (\(r.codes[0].count) motion tokens)\(r.unterminated ? ", unterminated span" : "")")
     }
 }
@@ -79,13 +81,15 @@ struct Predict: ParsableCommand {
     @Flag(name: .long, help: "Overwrite the output file.") var force = false
     @OptionGroup var model: ModelChoice
     @OptionGroup var sampling: SamplingOptions
+    @OptionGroup var rig: RigOptions
 
     func run() throws {
         let out = try checkOutput(output, force: force)
+        let character = try rig.load(for: out)
         let m = try readMotion(motion)
         let gen = try sampling.generation(sampleByDefault: true)
         let r = try model.loadMotionGPT().predict(m, options: gen)
-        try MotionOutput.write(r.motions[0], to: out, title: "prediction", force: force)
+        try MotionOutput.write(r.motions[0], to: out, title: "prediction", force: force, rig: character)
         print("wrote \(out.path): \(r.motions[0].frameCount) frames")
     }
 }
@@ -104,14 +108,16 @@ struct Inbetween: ParsableCommand {
     @Flag(name: .long, help: "Overwrite the output file.") var force = false
     @OptionGroup var model: ModelChoice
     @OptionGroup var sampling: SamplingOptions
+    @OptionGroup var rig: RigOptions
 
     func run() throws {
         guard (4...2000).contains(frames) else { throw UserError("--frames must be between 4 and 2000, got \(frames)") }
         let out = try checkOutput(output, force: force)
+        let character = try rig.load(for: out)
         let a = try readMotion(first), b = try readMotion(second)
         let gen = try sampling.generation(sampleByDefault: true)
         let r = try model.loadMotionGPT().inbetween(a, b, gapFrames: frames, options: gen)
-        try MotionOutput.write(r.motions[0], to: out, title: "in-between", force: force)
+        try MotionOutput.write(r.motions[0], to: out, title: "in-between", force: force, rig: character)
         print("wrote \(out.path): \(r.motions[0].frameCount) frames")
     }
 }
@@ -127,13 +133,15 @@ struct Chat: ParsableCommand {
         Example: echo "describe @walk.bvh" | motiongpt chat
         """)
     @Option(name: .long, help: "Folder for motions in replies.") var outDir: String = "."
-    @Option(name: .long, help: "File type of reply motions (bvh, npy, json, gif, html).") var format: String = "bvh"
+    @Option(name: .long, help: "File type of reply motions (bvh, npy, json, glb, gif, html).") var format: String = "bvh"
     @Flag(name: .long, help: "Overwrite reply files.") var force = false
     @OptionGroup var modelChoice: ModelChoice
     @OptionGroup var sampling: SamplingOptions
+    @OptionGroup var rig: RigOptions
 
     func run() throws {
         guard MotionOutput.extensions.contains(format) else { throw UserError("--format must be one of \(MotionOutput.extensions.joined(separator: ", "))") }
+        let character = try rig.load(format: format)
         let gen = try sampling.generation(sampleByDefault: true)
         let model = try modelChoice.loadMotionGPT()
         var n = 0
@@ -152,7 +160,7 @@ struct Chat: ParsableCommand {
                     n += 1
                     let url = URL(fileURLWithPath: outDir).appendingPathComponent("reply-\(n).\(format)")
                     if !force && FileManager.default.fileExists(atPath: url.path) { throw UserError("\(url.path) already exists (use --force to overwrite)") }
-                    try MotionOutput.write(m, to: url, title: trimmed, force: force)
+                    try MotionOutput.write(m, to: url, title: trimmed, force: force, rig: character)
                     print("  motion: \(url.path) (\(m.frameCount) frames)")
                 }
             } catch {
@@ -168,13 +176,16 @@ struct Chat: ParsableCommand {
 enum MotionOutput {
     static let extensions = MotionFile.extensions + MotionRenderer.extensions
 
-    static func write(_ motion: Motion, to url: URL, title: String, force: Bool) throws {
+    /// Writes `motion` by the extension of `url`; `.bvh` and `.glb` go onto `rig` when one is chosen.
+    static func write(_ motion: Motion, to url: URL, title: String, force: Bool, rig: RigChoice? = nil, features: Bool = false) throws {
         if MotionRenderer.extensions.contains(url.pathExtension.lowercased()) {
+            if rig != nil { throw UserError("--rig writes .bvh or .glb, not .\(url.pathExtension)") }
             var o = RenderOptions()
             o.title = title
             try MotionRenderer.write(motion, to: url, options: o, force: force)
         } else {
-            try MotionFile.write(motion, to: url, force: force)
+            try MotionFile.write(motion, to: url, force: force, features: features, rig: rig?.rig,
+                                 retarget: rig?.options ?? RetargetOptions())
         }
     }
 }

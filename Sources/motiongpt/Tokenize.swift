@@ -45,7 +45,7 @@ struct Tokenize: ParsableCommand {
 /// `motiongpt detokenize "CODES" -o OUT`: decode codes to a motion file.
 struct Detokenize: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Decode motion codes (space or comma separated) to a motion file (.bvh, .npy joints, .json; --features for .npy features).",
+        abstract: "Decode motion codes (space or comma separated) to a motion file (.bvh, .npy joints, .json, .glb; --features for .npy features).",
         discussion: """
         Example: motiongpt detokenize "12 7 7 301" --model runs/vq -o back.bvh
         """)
@@ -55,6 +55,7 @@ struct Detokenize: ParsableCommand {
     @Option(name: .shortAndLong, help: "Output file.") var output: String
     @Flag(name: .long, help: "Write features [T, 263] instead of joints (.npy).") var features = false
     @Flag(name: .long, help: "Overwrite an existing output file.") var force = false
+    @OptionGroup var rig: RigOptions
 
     func run() throws {
         let parts = codes.split(whereSeparator: { $0 == " " || $0 == "," || $0.isNewline }).map(String.init)
@@ -66,12 +67,14 @@ struct Detokenize: ParsableCommand {
         }
         let out = URL(fileURLWithPath: output)
         if !force && FileManager.default.fileExists(atPath: out.path) { throw UserError("\(out.path) already exists (use --force to overwrite)") }
+        let character = try rig.load(for: out)
+        if features && character != nil { throw UserError("--features writes .npy; --rig writes .bvh or .glb") }
         let tokenizer = try MotionTokenizer.load(directory: try model.url())
         if features {
             guard out.pathExtension.lowercased() == "npy" else { throw UserError("--features writes .npy, not .\(out.pathExtension)") }
             try writeNpy(try tokenizer.decode(values), to: out)
         } else {
-            try MotionFile.write(try tokenizer.decodeMotion(values), to: out, force: force)
+            try MotionOutput.write(try tokenizer.decodeMotion(values), to: out, title: "", force: force, rig: character)
         }
     }
 }

@@ -32,6 +32,8 @@ final class FuzzTests: XCTestCase {
     func testTorch() throws { _ = try campaign("torch", iterations: 1500) }
     func testSpiece() throws { _ = try campaign("spiece", iterations: 600) }
     func testBVH() throws { _ = try campaign("bvh", iterations: 1000) }
+    func testRig() throws { _ = try campaign("rig", iterations: 400) }
+    func testJointMap() throws { _ = try campaign("joint-map", iterations: 1000) }
     func testMotionJSON() throws { _ = try campaign("motion-json", iterations: 1500) }
     func testConfig() throws { _ = try campaign("config", iterations: 3000) }
     func testJSON() throws { _ = try campaign("json", iterations: 3000) }

@@ -120,6 +120,21 @@ put("bvh", "smpl_names_metres.bvh", bvh(smpl_tree(lambda n: n), 6, 1 / 60,
                                        ["Xposition", "Yposition", "Zposition", "Zrotation", "Xrotation", "Yrotation"],
                                        ["Zrotation", "Xrotation", "Yrotation"]))
 
+# Rigs (--rig): the two test rigs (Mixamo names in centimetres, CMU names facing -Z) and a CMU-style BVH.
+copy("rig", os.path.join(ROOT, "Tests/MotionDataTests/Fixtures/rigs/mixamo-tall.bvh"))
+copy("rig", os.path.join(ROOT, "Tests/MotionDataTests/Fixtures/rigs/cmu-stocky.bvh"))
+# Joint maps (--joint-map) for the fuzz target's built-in rig (Hips, Spine, Chest, Neck, Head, Left/Right
+# UpLeg, Leg, Foot, ToeBase, Arm, ForeArm, Hand): full, legs only with nulls, alternatives as lists.
+full = {"pelvis": "Hips", "spine1": "Spine", "spine3": "Chest", "neck": "Neck", "head": "Head"}
+for side, S in (("left", "Left"), ("right", "Right")):
+    full.update({f"{side}_hip": S + "UpLeg", f"{side}_knee": S + "Leg", f"{side}_ankle": S + "Foot", f"{side}_foot": S + "ToeBase",
+                 f"{side}_shoulder": S + "Arm", f"{side}_elbow": S + "ForeArm", f"{side}_wrist": S + "Hand"})
+put("joint-map", "full.json", json.dumps(full))
+legs = {k: v for k, v in full.items() if any(w in k for w in ("pelvis", "hip", "knee", "ankle"))}
+legs.update({"spine2": None, "left_collar": None})
+put("joint-map", "legs_nulls.json", json.dumps(legs))
+put("joint-map", "alternatives.json", json.dumps({**full, "spine3": ["Spine2", "Chest"], "left_hip": ["mixamorig:LeftUpLeg", "LeftUpLeg"]}))
+
 # Motion .json: HumanML3D joints (22, named skeleton) and a KIT-sized clip with no skeleton name.
 def motion_json(frames, skeleton=None, fps=20):
     d = {"fps": fps, "joints": [[[round(float(v), 5) for v in j] for j in f] for f in frames]}
