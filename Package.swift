@@ -53,7 +53,7 @@ let package = Package(
         .testTarget(name: "TensorEngineTests", dependencies: ["TensorEngine"], resources: [.copy("Fixtures")]),
         .testTarget(name: "NeuralNetworkTests", dependencies: ["NeuralNetwork", "TensorEngine"], resources: [.copy("Fixtures")]),
         // Fixtures (test rigs) are read from the source tree by path, as the shared data is.
-        .testTarget(name: "MotionDataTests", dependencies: ["MotionData", "TensorEngine"], exclude: ["Fixtures"]),
+        .testTarget(name: "MotionDataTests", dependencies: ["MotionData", "Evaluation", "TensorEngine"], exclude: ["Fixtures"]),
         .testTarget(name: "MotionVQTests", dependencies: ["MotionVQ", "NeuralNetwork", "TensorEngine"], resources: [.copy("Fixtures")]),
         .testTarget(name: "TrainingTests", dependencies: ["Training", "ModelHub", "MotionVQ", "MotionData", "NeuralNetwork", "TensorEngine"]),
         .testTarget(name: "MotionGPTTests", dependencies: ["ModelHub", "Generation", "Training", "MotionVQ", "MotionT5", "MotionData", "TextTokenizer", "TensorEngine"], resources: [.copy("Fixtures")]),

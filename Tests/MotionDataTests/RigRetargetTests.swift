@@ -1,5 +1,6 @@
 import Foundation
 import XCTest
+import Evaluation
 @testable import MotionData
 import TensorEngine
 
@@ -137,6 +138,11 @@ final class RigRetargetTests: XCTestCase {
             let slideLocked = Self.footSlide(try metres(locked.back, locked.scale))
             print("\(url.lastPathComponent) walk \(Self.walk): planted-foot slide \(String(format: "%.2f", slideFree * 100)) cm/frame without foot lock, \(String(format: "%.2f", slideLocked * 100)) with (source \(String(format: "%.2f", source * 100)))")
             XCTAssertLessThan(slideLocked, 0.8 * slideFree, url.lastPathComponent)
+            // The protocol's foot-skating ratio (GMD's, Evaluation.ProtocolMetrics) agrees.
+            let ratioFree = try ProtocolMetrics.footSkating(try metres(free.back, free.scale))
+            let ratioLocked = try ProtocolMetrics.footSkating(try metres(locked.back, locked.scale))
+            print("\(url.lastPathComponent): GMD foot-skating ratio \(String(format: "%.3f", ratioFree)) without foot lock, \(String(format: "%.3f", ratioLocked)) with (source \(String(format: "%.3f", try ProtocolMetrics.footSkating(motion))))")
+            XCTAssertLessThan(ratioLocked, ratioFree, url.lastPathComponent)
             // The lock moves only the legs: the arms and the root are untouched.
             XCTAssertEqual(zip(free.back.positions, locked.back.positions).map { length($0[0].double - $1[0].double) }.max()!, 0, accuracy: 1e-5)
             let angles = Self.limbAngles(motion, locked.back)
