@@ -15,6 +15,7 @@ let package = Package(
         .library(name: "MotionVQ", targets: ["MotionVQ"]),
         .library(name: "MotionT5", targets: ["MotionT5"]),
         .library(name: "TextEncoder", targets: ["TextEncoder"]),
+        .library(name: "MotionDiffusion", targets: ["MotionDiffusion"]),
         .library(name: "ModelHub", targets: ["ModelHub"]),
         .library(name: "Generation", targets: ["Generation"]),
         .library(name: "Training", targets: ["Training"]),
@@ -38,6 +39,7 @@ let package = Package(
         .target(name: "MotionVQ", dependencies: ["NeuralNetwork", "TensorEngine", "MotionData"]),
         .target(name: "MotionT5", dependencies: ["NeuralNetwork", "TensorEngine", "TextTokenizer"], resources: [.copy("Resources/motion_templates.json")]),
         .target(name: "TextEncoder", dependencies: ["NeuralNetwork", "TensorEngine", "TextTokenizer"], swiftSettings: [.swiftLanguageMode(.v6)]),
+        .target(name: "MotionDiffusion", dependencies: ["NeuralNetwork", "TensorEngine", "MotionData"]),
         .target(name: "ModelHub", dependencies: ["TextEncoder", "MotionT5", "MotionVQ", "MotionData", "NeuralNetwork", "TensorEngine", "TextTokenizer"]),
         .target(name: "Generation", dependencies: ["ModelHub", "MotionT5", "MotionVQ", "MotionData", "NeuralNetwork", "TensorEngine", "TextTokenizer"]),
         .target(name: "Evaluation", dependencies: ["Generation", "ModelHub", "TextEncoder", "MotionVQ", "MotionData", "MotionRender", "NeuralNetwork", "TensorEngine"], swiftSettings: [.swiftLanguageMode(.v6)]),
@@ -64,6 +66,7 @@ let package = Package(
         .testTarget(name: "TextTokenizerTests", dependencies: ["TextTokenizer"], resources: [.copy("Fixtures")]),
         .testTarget(name: "EvaluationTests", dependencies: ["Evaluation", "Training", "ModelHub", "TextEncoder", "MotionData", "NeuralNetwork", "TensorEngine"], resources: [.copy("Fixtures")]),
         .testTarget(name: "TextEncoderTests", dependencies: ["TextEncoder", "ModelHub", "TextTokenizer", "NeuralNetwork", "TensorEngine"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "MotionDiffusionTests", dependencies: ["MotionDiffusion", "MotionData", "NeuralNetwork", "TensorEngine"], resources: [.copy("Fixtures")]),
         .testTarget(name: "MotionT5Tests", dependencies: ["MotionT5", "ModelHub", "Generation", "NeuralNetwork", "TensorEngine", "TextTokenizer"], resources: [.copy("Fixtures")]),
     ],
     swiftLanguageModes: [.v5]
