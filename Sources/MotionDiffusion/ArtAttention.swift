@@ -169,6 +169,8 @@ public final class ArtAttention: Module {
     public let templateS: GELUMLP, templateV: GELUMLP, templateA: GELUMLP, templateJ: GELUMLP, templateT: GELUMLP
     public let tSigma: Tensor
     public let projOut: StylizationBlock
+    /// The template KL loss of the last forward pass in training mode (nil in inference mode).
+    public private(set) var _templateKL: Tensor?
 
     override public var keyOverrides: [String: String] {
         ["motionMoe": "motion_moe", "keyMotionScale": "key_motion_scale",
@@ -261,7 +263,9 @@ public final class ArtAttention: Module {
 
         // Anchor times (seconds) of the template rows.
         let lengthSeconds = Tensor(zip(c.lengths, c.duration).map { $0 * $1 }, shape: [b, 1, 1, 1])
-        let anchor = (templateT(template) / tSigma).sigmoid() * lengthSeconds                // [B, H, L, 1]
+        let tFeat = templateT(template)                                                       // [B, H, L, 1]
+        _templateKL = isTraining ? Self.templateKL(tFeat.reshaped([b, h, l])) : nil
+        let anchor = (tFeat / tSigma).sigmoid() * lengthSeconds                               // [B, H, L, 1]
         let anchorRow = anchor.reshaped([b, 1, h, l])
         var times = [Float](repeating: 0, count: b * t)
         for i in 0..<b { for f in 0..<t { times[i * t + f] = Float(f) * c.duration[i] } }
@@ -279,6 +283,23 @@ public final class ArtAttention: Module {
         let tt = time.reshaped([b, t, 1])
         let yT = read(a0) + read(a1) * tt + read(a2) * (tt * tt) + read(j) * (tt * tt * tt)
         return x + projOut(bodyFeat + yT, emb: emb)
+    }
+}
+
+extension ArtAttention {
+    /// The official template KL loss: the anchor-time logits of each part's L template rows pushed towards
+    /// N(0, 1) as a Gaussian KL with mean = their mean and log-variance = log of their (unbiased) standard
+    /// deviation, summed over samples and parts. Rows with zero spread count 0 (the official code zeroes
+    /// infinite log-variances). `logits [B, H, L]` -> scalar.
+    static func templateKL(_ logits: Tensor) -> Tensor {
+        let l = logits.shape[2]
+        let mu = logits.mean(dim: 2)                                   // [B, H]
+        let centred = logits - logits.mean(dim: 2, keepDims: true)
+        var std = ((centred * centred).sum(dim: 2) / Float(max(l - 1, 1))).sqrt()
+        let valid = Tensor(std.scalars.map { $0 > 0 && $0.isFinite ? 1 : 0 }, shape: std.shape)
+        std = std * valid + (1 - valid)                                // log 1 = 0 where the spread is 0
+        let logvar = std.log()
+        return (1 + logvar - mu * mu - logvar.exp()).sum() * -0.5
     }
 }
 

@@ -217,6 +217,14 @@ public final class LargeMotionModel: Module {
         cleanToken = .randn([c.numParts, c.latentPartDim], rng: &rng, requiresGrad: true)
     }
 
+    /// The sum of the layers' template KL losses of the last forward pass in training mode (the official
+    /// `template_kl_loss`, weighted 1e-4 in its training loss); nil after an inference-mode pass.
+    public var templateKL: Tensor? {
+        let parts = temporalDecoderBlocks.compactMap { $0.caBlock._templateKL }
+        guard parts.count == temporalDecoderBlocks.count, let first = parts.first else { return nil }
+        return parts.dropFirst().reduce(first, +)
+    }
+
     /// The condition encoder of a modality by name.
     public func conditionEncoder(_ name: String) -> ConditionEncoder? {
         switch name {

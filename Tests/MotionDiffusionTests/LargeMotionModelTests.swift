@@ -94,6 +94,28 @@ final class LargeMotionModelTests: XCTestCase {
         try checkGradients(block.namedParameters(), prefix: "layer.grad.")
     }
 
+    func testTemplateKLMatchesOfficialInTrainingMode() throws {
+        let model = try makeModel()
+        let block = model.temporalDecoderBlocks[0].caBlock
+        let context = ArtAttentionContext(
+            sourceMask: try tensor("layer.src_mask"), lengths: try tensor("in.motion_length").scalars,
+            duration: try tensor("in.duration").scalars, datasetIndex: try ints("in.dataset_idx"), rotationIndex: try ints("in.rotation_idx"),
+            conditions: ["text": ConditionTokens(words: try tensor("layer.text_word_out"), present: try tensor("in.text_cond").scalars)])
+        model.train(false)
+        _ = Tensor.withNoGrad { block(try! tensor("layer.x"), emb: try! tensor("layer.emb"), context: context) }
+        XCTAssertNil(block._templateKL, "no KL in inference mode")
+        model.train(true)  // dropout is 0 here, so training mode differs only by the loss
+        let kl = try Tensor.withGrad { () throws -> Tensor in
+            _ = block(try tensor("layer.x"), emb: try tensor("layer.emb"), context: context)
+            return try XCTUnwrap(block._templateKL)
+        }
+        let ref = try tensor("layer.kl").item
+        print("template KL \(kl.item) vs official \(ref)")
+        XCTAssertEqual(kl.item, ref, accuracy: 1e-4 * max(abs(ref), 1))
+        kl.backward()
+        try checkGradients(block.namedParameters(), prefix: "layer.kl_grad.")
+    }
+
     func testUntrainedModelPredictsZeroAndBadInputIsAClearError() throws {
         var c = LMMConfig()
         c.latentPartDim = 4; c.timeEmbedDim = 8; c.numLayers = 1; c.maxSeqLen = 8; c.textInputDim = 5
