@@ -59,45 +59,160 @@ public final class StylizationBlock: Module {
     }
 }
 
-/// The mixture-of-experts projection (`MOE`) with one expert: the learned per-frame embedding (when
-/// `embedding`), tutel's expert FFN `fc2(gelu(fc1 x))` under tutel's keys (`model.experts.batched_fc1_w
-/// [E, hidden, L]`, `batched_fc1_bias [E, hidden]`, `batched_fc2_w [E, hidden, L]`, `batched_fc2_bias [E, L]`,
-/// the gate `model.gates.0.wg.weight [E, L]`), GELU and the output projection `proj`. With one expert the
-/// top-k gate's softmax is 1 and no token is dropped, so the gate weight takes no part in the output; the
-/// load-balancing loss is a constant (1) and is not computed.
+/// The gate of a mixture of experts under tutel's keys (`gates.0.*`): `top` (a bias-free linear `wg [E, D]`)
+/// or `cosine_top` (tutel's `CosineTopKGate`: cosine similarity of a 256-wide projection `cosine_projector`
+/// with the expert embeddings `sim_matrix [256, E]`, times `exp(min(temperature, log 100))`).
+public final class MoEGate: Module {
+    public let wg: Linear?
+    public let temperature: Tensor?
+    public let cosineProjector: Linear?
+    public let simMatrix: Tensor?
+    override public var keyOverrides: [String: String] { ["cosineProjector": "cosine_projector", "simMatrix": "sim_matrix"] }
+
+    public init(type: String, modelDim: Int, experts: Int, rng: inout SeededRNG) {
+        if type == "cosine_top" {
+            wg = nil
+            temperature = Tensor([Foundation.log(2)], shape: [1], requiresGrad: true)  // log(1 / init_t), init_t 0.5
+            cosineProjector = Linear(modelDim, 256, rng: &rng)
+            simMatrix = .randn([256, experts], std: 0.01, rng: &rng, requiresGrad: true)
+        } else {
+            wg = Linear(modelDim, experts, bias: false, rng: &rng)
+            temperature = nil; cosineProjector = nil; simMatrix = nil
+        }
+    }
+
+    /// Rows divided by their L2 norm (at least 1e-12, as `F.normalize`) along `dim`.
+    static func normalized(_ x: Tensor, dim: Int) -> Tensor {
+        x / (x * x).sum(dim: dim, keepDims: true).sqrt().clamped(min: 1e-12, max: .greatestFiniteMagnitude)
+    }
+
+    /// `[N, D] -> [N, E]` logits.
+    public func callAsFunction(_ x: Tensor) -> Tensor {
+        if let wg { return wg(x) }
+        let scale = temperature!.clamped(min: -.greatestFiniteMagnitude, max: Foundation.log(100)).exp()
+        return Self.normalized(cosineProjector!(x), dim: 1).matmul(Self.normalized(simMatrix!, dim: 0)) * scale
+    }
+}
+
+/// The mixture-of-experts projection (`MOE`): the learned per-frame embedding (when `embedding`), tutel's
+/// `moe_layer` over the tokens (every (frame, part) cell), GELU and the output projection `proj`.
+///
+/// tutel's layer, as it runs with LMM's settings (`batch_prioritized_routing`, capacity factor 1.5,
+/// `is_gshard_loss` False, gates normalised over the top k, scores applied after the experts): softmax of
+/// the gate logits (plus `gate_noise * N(0,1) / E` in training), each token's top-k experts, each expert
+/// taking at most `k * int(1.5 * ceil(N / E))` tokens: first choices before second ones, within a choice the
+/// tokens with the highest top score first, the rest dropped; a token's output is the gate-weighted sum of its
+/// kept experts' FFNs `fc2(gelu(fc1 x))` (keys `model.experts.batched_fc1_w [E, hidden, L]`, `batched_fc1_bias
+/// [E, hidden]`, `batched_fc2_w [E, hidden, L]`, `batched_fc2_bias [E, L]`). The load-balancing loss is
+/// tutel's importance + load loss (`load_importance_loss`). One expert is a plain FFN (its gate's softmax is
+/// 1, nothing is dropped) with no balancing loss.
 public final class MixtureOfExperts: Module {
     public let proj: Linear
     public let embedding: Tensor?
-    public let fc1Weight: Tensor, fc1Bias: Tensor, fc2Weight: Tensor, fc2Bias: Tensor, gateWeight: Tensor
+    public let fc1Weight: Tensor, fc1Bias: Tensor, fc2Weight: Tensor, fc2Bias: Tensor
+    public let gates: [Module]
+    public let topk: Int
+    public let gateNoise: Float
+    public let capacityFactor: Double
+    private var _rng: SeededRNG
+    /// The load-balancing loss of the last forward pass (nil with one expert).
+    public private(set) var _auxLoss: Tensor?
+    /// Token-expert assignments dropped by the capacity in the last pass.
+    public private(set) var _dropped = 0
     override public var keyOverrides: [String: String] {
         ["fc1Weight": "model.experts.batched_fc1_w", "fc1Bias": "model.experts.batched_fc1_bias",
-         "fc2Weight": "model.experts.batched_fc2_w", "fc2Bias": "model.experts.batched_fc2_bias",
-         "gateWeight": "model.gates.0.wg.weight"]
+         "fc2Weight": "model.experts.batched_fc2_w", "fc2Bias": "model.experts.batched_fc2_bias", "gates": "model.gates"]
     }
 
-    public init(inputDim: Int, ffnDim: Int, outputDim: Int, heads: Int, maxSeqLen: Int, embedding: Bool, rng: inout SeededRNG) {
+    public init(inputDim: Int, ffnDim: Int, outputDim: Int, heads: Int, maxSeqLen: Int, embedding: Bool,
+                experts: Int = 1, topk: Int = 1, gateType: String = "top", gateNoise: Float = 0, capacityFactor: Double = 1.5,
+                seed: UInt64 = 0, rng: inout SeededRNG) {
         proj = Linear(inputDim, outputDim, rng: &rng)
         self.embedding = embedding ? Tensor.randn([1, maxSeqLen, heads, inputDim], rng: &rng, requiresGrad: true) : nil
         let b1 = 1 / Float(inputDim).squareRoot(), b2 = 1 / Float(ffnDim).squareRoot()
-        fc1Weight = .uniform([1, ffnDim, inputDim], low: -b1, high: b1, rng: &rng, requiresGrad: true)
-        fc1Bias = .zeros([1, ffnDim], requiresGrad: true)
-        fc2Weight = .uniform([1, ffnDim, inputDim], low: -b2, high: b2, rng: &rng, requiresGrad: true)
-        fc2Bias = .zeros([1, inputDim], requiresGrad: true)
-        gateWeight = .uniform([1, inputDim], low: -b1, high: b1, rng: &rng, requiresGrad: true)
+        fc1Weight = .uniform([experts, ffnDim, inputDim], low: -b1, high: b1, rng: &rng, requiresGrad: true)
+        fc1Bias = .zeros([experts, ffnDim], requiresGrad: true)
+        fc2Weight = .uniform([experts, ffnDim, inputDim], low: -b2, high: b2, rng: &rng, requiresGrad: true)
+        fc2Bias = .zeros([experts, inputDim], requiresGrad: true)
+        gates = [MoEGate(type: gateType, modelDim: inputDim, experts: experts, rng: &rng)]
+        self.topk = min(topk, experts)
+        self.gateNoise = gateNoise
+        self.capacityFactor = capacityFactor
+        _rng = SeededRNG(seed: seed)
+    }
+
+    /// Restarts the gate-noise sequence (reproducible and resumed training).
+    public func reseed(_ seed: UInt64) { _rng = SeededRNG(seed: seed) }
+
+    public var expertCount: Int { fc1Weight.shape[0] }
+
+    /// Expert `e`'s FFN on rows `[n, L] -> [n, L]`.
+    func expert(_ e: Int, _ x: Tensor) -> Tensor {
+        let (hidden, l) = (fc1Weight.shape[1], fc1Weight.shape[2])
+        let w1 = fc1Weight.slice(dim: 0, e, e + 1).reshaped([hidden, l]), b1 = fc1Bias.slice(dim: 0, e, e + 1).reshaped([hidden])
+        let w2 = fc2Weight.slice(dim: 0, e, e + 1).reshaped([hidden, l]), b2 = fc2Bias.slice(dim: 0, e, e + 1).reshaped([l])
+        return x.linear(weight: w1, bias: b1).gelu().matmul(w2) + b2
+    }
+
+    /// tutel's routed layer over tokens `[N, L] -> [N, L]`.
+    func routed(_ x: Tensor) -> Tensor {
+        let (n, l, e, k) = (x.shape[0], x.shape[1], expertCount, topk)
+        guard e > 1 else { _auxLoss = nil; _dropped = 0; return expert(0, x) }
+        let logits = (gates[0] as! MoEGate)(x)                                             // [N, E]
+        var noisy = logits
+        if isTraining && gateNoise > 0 { noisy = logits + Tensor.randn([n, e], rng: &_rng) * (gateNoise / Float(e)) }
+        let scores = noisy.softmax()                                                        // [N, E]
+        let sv = scores.scalars
+        // Top-k experts per token, best first.
+        var top = [[Int]](repeating: [], count: n)
+        for i in 0..<n {
+            let row = Array(sv[(i * e)..<((i + 1) * e)])
+            top[i] = Array((0..<e).sorted { row[$0] > row[$1] || (row[$0] == row[$1] && $0 < $1) }.prefix(k))
+        }
+        var gate = scores.reshaped([n * e]).indexSelect(dim: 0, (0..<n).flatMap { i in top[i].map { i * e + $0 } }).reshaped([n, k])
+        if k > 1 { gate = gate / gate.sum(dim: 1, keepDims: true).clamped(min: Float.ulpOfOne, max: .greatestFiniteMagnitude) }
+        // Capacity slots: choice by choice, tokens by descending top score (batch-prioritised routing).
+        let order = (0..<n).sorted { (sv[($0 * e)..<(($0 + 1) * e)].max()!, $1) > (sv[($1 * e)..<(($1 + 1) * e)].max()!, $0) }
+        let capacity = k * Int(capacityFactor * Double((n + e - 1) / e))
+        var filled = [Int](repeating: 0, count: e)
+        var kept = [[Bool]](repeating: [Bool](repeating: false, count: k), count: n)
+        for c in 0..<k { for i in order { let ex = top[i][c]; kept[i][c] = filled[ex] < capacity; filled[ex] += 1 } }
+        // Each expert on its kept tokens; every (token, choice) reads its row (dropped ones a zero row).
+        var outputs: [Tensor] = [], rowOf = [Int](repeating: -1, count: n * k), next = 0
+        for ex in 0..<e {
+            var tokens: [Int] = []
+            for i in 0..<n { for c in 0..<k where top[i][c] == ex && kept[i][c] { rowOf[i * k + c] = next; next += 1; tokens.append(i) } }
+            if !tokens.isEmpty { outputs.append(expert(ex, x.indexSelect(dim: 0, tokens))) }
+        }
+        _dropped = rowOf.filter { $0 < 0 }.count
+        outputs.append(Tensor.zeros([1, l]))
+        let picked = Tensor.concat(outputs, dim: 0).indexSelect(dim: 0, rowOf.map { $0 < 0 ? next : $0 })  // [N k, L]
+        let out = (picked * gate.reshaped([n * k, 1])).reshaped([n, k, l]).sum(dim: 1)
+
+        // Load-balancing loss: importance (summed clean scores) and load (normal CDF of the clean scores
+        // above each token's k-th noisy logit), each var / mean^2 over the experts, averaged.
+        let clean = logits.softmax()
+        func cv2(_ v: Tensor) -> Tensor {                                                  // [E] -> scalar
+            let m = v.mean()
+            let c = v - m
+            return ((c * c).sum() / Float(e - 1)) / (m * m + 1e-10)
+        }
+        let threshold = noisy.reshaped([n * e]).indexSelect(dim: 0, (0..<n).map { $0 * e + top[$0][k - 1] }).reshaped([n, 1])
+        let sigma = gateNoise / Float(e)
+        let prob = (((clean - threshold) / (sigma * Float(2).squareRoot())).erf() + 1) * 0.5
+        _auxLoss = (cv2(clean.sum(dim: 0)) + cv2(prob.sum(dim: 0))) * 0.5
+        return out
     }
 
     /// `x [B, T, H, L] -> [B, T, H, out]`
     public func callAsFunction(_ x: Tensor) -> Tensor {
         var x = x
-        let (t, l) = (x.shape[1], x.shape[3])
+        let (b, t, h, l) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3])
         if let embedding {
             precondition(t <= embedding.shape[1], "MOE: \(t) frames exceed max_seq_len \(embedding.shape[1])")
             x = x + embedding.slice(dim: 1, 0, t)
         }
-        let hidden = fc1Weight.shape[1]
-        let h = x.linear(weight: fc1Weight.reshaped([hidden, l]), bias: fc1Bias.reshaped([hidden])).gelu()   // [B, T, H, hidden]
-        let e = h.matmul(fc2Weight.reshaped([hidden, l])) + fc2Bias.reshaped([l])                          // [B, T, H, L]
-        return proj(e.gelu())
+        return proj(routed(x.reshaped([b * t * h, l])).gelu()).reshaped([b, t, h, -1])
     }
 }
 
@@ -171,6 +286,9 @@ public final class ArtAttention: Module {
     public let projOut: StylizationBlock
     /// The template KL loss of the last forward pass in training mode (nil in inference mode).
     public private(set) var _templateKL: Tensor?
+    /// The experts' load-balancing loss of the last forward pass (motion MoE plus the condition MoE when it
+    /// ran; nil with one expert).
+    public private(set) var _routingLoss: Tensor?
 
     override public var keyOverrides: [String: String] {
         ["motionMoe": "motion_moe", "keyMotionScale": "key_motion_scale",
@@ -183,10 +301,12 @@ public final class ArtAttention: Module {
     }
 
     public init(latentDim l: Int, heads h: Int, ffnDim: Int, timeEmbedDim: Int, maxSeqLen: Int, numDatasets: Int,
-                hasText: Bool, hasMusic: Bool, dropout: Float, rng: inout SeededRNG) {
+                hasText: Bool, hasMusic: Bool, dropout: Float, experts: Int = 1, topk: Int = 1, gateType: String = "top",
+                gateNoise: Float = 0, seed: UInt64 = 0, rng: inout SeededRNG) {
         latentDim = l; heads = h
         norm = LayerNorm(l * h)
-        motionMoe = MixtureOfExperts(inputDim: l, ffnDim: 4 * l, outputDim: 5 * l, heads: h, maxSeqLen: maxSeqLen, embedding: true, rng: &rng)
+        motionMoe = MixtureOfExperts(inputDim: l, ffnDim: 4 * l, outputDim: 5 * l, heads: h, maxSeqLen: maxSeqLen, embedding: true,
+                                     experts: experts, topk: topk, gateType: gateType, gateNoise: gateNoise, seed: seed, rng: &rng)
         motionMoeDropout = Dropout(dropout)
         keyMotionScale = .ones([1], requiresGrad: true)
         keyDataset = .randn([numDatasets, 48, h, l], rng: &rng, requiresGrad: true)
@@ -196,7 +316,8 @@ public final class ArtAttention: Module {
         valueRotation = .randn([3, 16, h, l], rng: &rng, requiresGrad: true)
         keyRotationScale = .ones([1], requiresGrad: true)
         condMoe = hasText || hasMusic
-            ? MixtureOfExperts(inputDim: l, ffnDim: 4 * l, outputDim: 2 * l, heads: h, maxSeqLen: maxSeqLen, embedding: false, rng: &rng) : nil
+            ? MixtureOfExperts(inputDim: l, ffnDim: 4 * l, outputDim: 2 * l, heads: h, maxSeqLen: maxSeqLen, embedding: false,
+                               experts: experts, topk: topk, gateType: gateType, gateNoise: gateNoise, seed: seed &+ 1, rng: &rng) : nil
         normText = hasText ? LayerNorm(l * h) : nil
         keyTextScale = hasText ? .ones([1], requiresGrad: true) : nil
         normMusic = hasMusic ? LayerNorm(l * h) : nil
@@ -228,6 +349,7 @@ public final class ArtAttention: Module {
         let (h, l) = (heads, latentDim)
         precondition(d == h * l, "ArtAttention: width \(d) is not \(h) x \(l)")
         let feat = motionMoeDropout(motionMoe(norm(x).reshaped([b, t, h, l])))   // [B, T, H, 5L]
+        _routingLoss = motionMoe._auxLoss
         let src = c.sourceMask                                                     // [B, T, H, 1]
         let keyOff = (1 - src) * -1_000_000                                        // -1e6 on padded frames
 
@@ -254,6 +376,7 @@ public final class ArtAttention: Module {
             let m = cond.words.shape[1]
             let present = Tensor(cond.present, shape: [b, 1, 1, 1])
             let f = condMoe(condNorm(cond.words).reshaped([b, m, h, l]))                       // [B, M, H, 2L]
+            if let a = condMoe._auxLoss { _routingLoss = _routingLoss.map { $0 + a } ?? a }
             keys.append((f.slice(dim: 3, 0, l) + (1 - present) * -1_000_000) / scale)
             values.append(f.slice(dim: 3, l, 2 * l) * present)
         }
@@ -330,10 +453,11 @@ public final class LMMLayer: Module {
     public let ffn: SFFN
     override public var keyOverrides: [String: String] { ["caBlock": "ca_block"] }
 
-    public init(_ c: LMMConfig, rng: inout SeededRNG) {
+    public init(_ c: LMMConfig, seed: UInt64 = 0, rng: inout SeededRNG) {
         caBlock = ArtAttention(latentDim: c.latentPartDim, heads: c.numParts, ffnDim: 4 * c.latentPartDim,
                                timeEmbedDim: c.timeEmbedDim, maxSeqLen: c.maxSeqLen, numDatasets: c.datasetNames.count,
-                               hasText: c.textInputDim != nil, hasMusic: c.musicInputDim != nil, dropout: c.dropout, rng: &rng)
+                               hasText: c.textInputDim != nil, hasMusic: c.musicInputDim != nil, dropout: c.dropout,
+                               experts: c.numExperts, topk: c.topk, gateType: c.gateType, gateNoise: c.gateNoise, seed: seed, rng: &rng)
         ffn = SFFN(latentDim: c.latentPartDim, ffnDim: 4 * c.latentPartDim, timeEmbedDim: c.timeEmbedDim, dropout: c.dropout, rng: &rng)
     }
 

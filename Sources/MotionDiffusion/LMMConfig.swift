@@ -23,10 +23,16 @@ public struct LMMConfig: Codable, Equatable, Sendable {
     /// Names of the datasets with their own read-in/read-out linears; index 0 is conventionally `all`,
     /// the shared set (swapped in for 10% of training samples).
     public var datasetNames: [String] = ["all"]
-    /// Experts of the motion and condition mixture-of-experts projections. Only 1 runs here so far.
+    /// Experts of the motion and condition mixture-of-experts projections (official 16; default here 1,
+    /// a plain FFN).
     public var numExperts: Int = 1
-    /// Experts chosen per token.
+    /// Experts chosen per token (official 4).
     public var topk: Int = 1
+    /// tutel's gate: `cosine_top` (official) or `top`.
+    public var gateType: String = "cosine_top"
+    /// Gate noise scale in training (official 1.0; must be positive with several experts, as tutel's load
+    /// loss divides by it).
+    public var gateNoise: Float = 1.0
     /// Width of the per-token text features the text condition reads (nil: no text condition).
     public var textInputDim: Int? = nil
     /// Width of per-frame music features (nil: no music condition).
@@ -45,7 +51,7 @@ public struct LMMConfig: Codable, Equatable, Sendable {
     enum CodingKeys: String, CodingKey {
         case modelType = "model_type", inputFeats = "input_feats", maxSeqLen = "max_seq_len", numParts = "num_parts"
         case latentPartDim = "latent_part_dim", timeEmbedDim = "time_embed_dim", numLayers = "num_layers"
-        case numCondLayers = "num_cond_layers", datasetNames = "dataset_names", numExperts = "num_experts", topk
+        case numCondLayers = "num_cond_layers", datasetNames = "dataset_names", numExperts = "num_experts", topk, gateType = "gate_type", gateNoise = "gate_noise"
         case textInputDim = "text_input_dim", musicInputDim = "music_input_dim", musicInputStride = "music_input_stride", guidanceScale = "guidance_scale"
         case condDropRate = "cond_drop_rate", dropout
     }
@@ -64,6 +70,8 @@ public struct LMMConfig: Codable, Equatable, Sendable {
         datasetNames = try c.decodeIfPresent([String].self, forKey: .datasetNames) ?? d.datasetNames
         numExperts = try c.decodeIfPresent(Int.self, forKey: .numExperts) ?? d.numExperts
         topk = try c.decodeIfPresent(Int.self, forKey: .topk) ?? d.topk
+        gateType = try c.decodeIfPresent(String.self, forKey: .gateType) ?? d.gateType
+        gateNoise = try c.decodeIfPresent(Float.self, forKey: .gateNoise) ?? d.gateNoise
         textInputDim = try c.decodeIfPresent(Int.self, forKey: .textInputDim)
         musicInputDim = try c.decodeIfPresent(Int.self, forKey: .musicInputDim)
         musicInputStride = try c.decodeIfPresent(Int.self, forKey: .musicInputStride) ?? d.musicInputStride
@@ -88,8 +96,10 @@ public struct LMMConfig: Codable, Equatable, Sendable {
         guard latentDim % 2 == 0 else { throw bad("latent_part_dim * num_parts must be even (sinusoidal embedding), got \(latentDim)") }
         guard !datasetNames.isEmpty else { throw bad("dataset_names is empty") }
         guard Set(datasetNames).count == datasetNames.count else { throw bad("dataset_names has duplicates") }
-        guard numExperts == 1, topk == 1 else {
-            throw bad("num_experts \(numExperts), topk \(topk): only one expert (num_experts 1, topk 1) is implemented")
+        guard numExperts >= 1, topk >= 1, topk <= numExperts else { throw bad("topk \(topk) must be in 1...num_experts (\(numExperts))") }
+        guard ["top", "cosine_top"].contains(gateType) else { throw bad("gate_type \"\(gateType)\" is not top or cosine_top") }
+        guard gateNoise.isFinite, gateNoise >= 0, numExperts == 1 || gateNoise > 0 else {
+            throw bad("gate_noise must be positive with several experts (tutel's load loss divides by it), got \(gateNoise)")
         }
         if let t = textInputDim, t < 1 { throw bad("text_input_dim must be positive, got \(t)") }
         if let m = musicInputDim, m < 1 { throw bad("music_input_dim must be positive, got \(m)") }

@@ -210,7 +210,7 @@ public final class LargeMotionModel: Module {
         // The read-out starts at zero (official zero_module): an untrained model predicts x0 = 0.
         for dec in decoders { for lin in dec.parts { lin.weight.fill(0); lin.bias?.fill(0) } }
         out = PerDataset(decoders)
-        temporalDecoderBlocks = (0..<c.numLayers).map { _ in LMMLayer(c, rng: &rng) }
+        temporalDecoderBlocks = (0..<c.numLayers).map { LMMLayer(c, seed: seed &+ UInt64(2 * $0 + 100), rng: &rng) }
         textTransformer = c.textInputDim.map { ConditionEncoder(inputDim: $0, latentDim: d, heads: c.numParts, layers: c.numCondLayers, rng: &rng) }
         musicTransformer = c.musicInputDim.map { ConditionEncoder(inputDim: $0, latentDim: d, heads: c.numParts, layers: c.numCondLayers, stride: c.musicInputStride, rng: &rng) }
         maskToken = .randn([c.numParts, c.latentPartDim], rng: &rng, requiresGrad: true)
@@ -222,6 +222,14 @@ public final class LargeMotionModel: Module {
     public var templateKL: Tensor? {
         let parts = temporalDecoderBlocks.compactMap { $0.caBlock._templateKL }
         guard parts.count == temporalDecoderBlocks.count, let first = parts.first else { return nil }
+        return parts.dropFirst().reduce(first, +)
+    }
+
+    /// The sum of the layers' experts load-balancing losses of the last forward pass (the official
+    /// `moe_route_loss`, weighted 10 in its training loss); nil with one expert.
+    public var routingLoss: Tensor? {
+        let parts = temporalDecoderBlocks.compactMap { $0.caBlock._routingLoss }
+        guard let first = parts.first else { return nil }
         return parts.dropFirst().reduce(first, +)
     }
 

@@ -17,6 +17,8 @@ public struct LMMTrainingOptions: Sendable {
     public var randomMasking: Bool = true
     /// Weight of the template KL loss (official `template_kl_loss_weight`).
     public var templateKLWeight: Float = 1e-4
+    /// Weight of the experts' load-balancing loss (official `moe_route_loss_weight`; no loss with one expert).
+    public var routingWeight: Float = 10
 
     public init() {}
 }
@@ -43,6 +45,8 @@ public struct LMMStepLoss {
     public var reconstruction: Float
     /// The layers' template KL (unweighted).
     public var templateKL: Float
+    /// The experts' load-balancing loss (unweighted; 0 with one expert).
+    public var routing: Float
     /// The timesteps drawn.
     public var timesteps: [Int]
 }
@@ -51,7 +55,7 @@ extension LargeMotionModel {
     /// One training forward: uniform timesteps, `x_t = q_sample(x0, t, noise)`, the official randomness
     /// (random part masking, condition dropout, the shared `all` set for some samples), x0 prediction and
     /// the loss (masked per-part MSE on the cells present in `inputs.partMask`, plus the weighted template
-    /// KL). Call in training mode; `backward()` the returned loss. `x0 [B, T, 669]` normalised features.
+    /// KL and experts' load-balancing loss). Call in training mode; `backward()` the returned loss. `x0 [B, T, 669]` normalised features.
     public func trainingLoss(_ x0: Tensor, _ inputs: LMMInputs, schedule: NoiseSchedule = NoiseSchedule(),
                              options: LMMTrainingOptions = LMMTrainingOptions(), rng: inout SeededRNG) throws -> LMMStepLoss {
         let b = x0.shape.first ?? 0
@@ -81,6 +85,11 @@ extension LargeMotionModel {
             kl = k.item
             loss = loss + k * options.templateKLWeight
         }
-        return LMMStepLoss(loss: loss, reconstruction: recon.item, templateKL: kl, timesteps: timesteps)
+        var route: Float = 0
+        if let r = routingLoss {
+            route = r.item
+            loss = loss + r * options.routingWeight
+        }
+        return LMMStepLoss(loss: loss, reconstruction: recon.item, templateKL: kl, routing: route, timesteps: timesteps)
     }
 }

@@ -64,8 +64,8 @@ final class LMMFamilyTests: XCTestCase {
     func testBadFoldersAreClearErrors() throws {
         let dir = tempDir()
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-        try Data(#"{"model_type": "lmm", "latent_part_dim": 4, "num_experts": 8}"#.utf8).write(to: dir.appendingPathComponent("config.json"))
-        XCTAssertThrowsError(try ModelHub.load(dir)) { XCTAssertTrue("\($0)".contains("one expert"), "\($0)") }
+        try Data(#"{"model_type": "lmm", "latent_part_dim": 4, "num_experts": 8, "topk": 9}"#.utf8).write(to: dir.appendingPathComponent("config.json"))
+        XCTAssertThrowsError(try ModelHub.load(dir)) { XCTAssertTrue("\($0)".contains("topk 9"), "\($0)") }
         try Data(#"{"model_type": "lmm", "latent_part_dim": 4, "time_embed_dim": 8, "num_layers": 1}"#.utf8).write(to: dir.appendingPathComponent("config.json"))
         XCTAssertThrowsError(try ModelHub.load(dir)) { XCTAssertTrue("\($0)".contains("model.safetensors"), "\($0)") }
         let m = try smallModel()

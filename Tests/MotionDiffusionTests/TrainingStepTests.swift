@@ -27,7 +27,12 @@ final class TrainingStepTests: XCTestCase {
         XCTAssertGreaterThan(shares.max()!, 0.9)
     }
 
-    func testAdamWOnTheTrainingLossFitsRealMotion() throws {
+    func testAdamWOnTheTrainingLossFitsRealMotion() throws { try fit(experts: 1) }
+
+    /// The same with 4 experts (top-2, cosine gate, gate noise in training) and their balancing loss.
+    func testAdamWFitsWithSeveralExperts() throws { try fit(experts: 4) }
+
+    func fit(experts: Int) throws {
         try LMMTestData.requireData()
         let mean = try readNpy(LMMTestData.cmu.appendingPathComponent("Mean.npy")).scalars
         let std = try readNpy(LMMTestData.cmu.appendingPathComponent("Std.npy")).scalars
@@ -45,6 +50,7 @@ final class TrainingStepTests: XCTestCase {
                                fps: [20, 20], datasetIndex: [1, 1])
         var c = LMMConfig()
         c.latentPartDim = 8; c.timeEmbedDim = 32; c.numLayers = 1; c.maxSeqLen = frames; c.datasetNames = ["all", "cmu_mocap"]
+        c.numExperts = experts; c.topk = min(2, experts)
         let model = try LargeMotionModel(config: c, seed: 2)
         model.train(true)
         let opt = AdamW(parameters: model.parameters(), learningRate: 3e-3, weightDecay: 0)
@@ -55,12 +61,13 @@ final class TrainingStepTests: XCTestCase {
             let step = try Tensor.withGrad { try model.trainingLoss(x0, inputs, rng: &rng) }
             XCTAssertTrue(step.loss.item.isFinite)
             XCTAssertGreaterThan(step.templateKL, 0)
+            if experts > 1 { XCTAssertGreaterThan(step.routing, 0) } else { XCTAssertEqual(step.routing, 0) }
             losses.append(step.reconstruction)
             opt.zeroGrad()
             step.loss.backward()
             opt.update()
         }
-        print("LMM training: reconstruction \(losses[0]) -> \(losses.last!)")
+        print("LMM training, \(experts) expert(s): reconstruction \(losses[0]) -> \(losses.last!)")
         XCTAssertLessThan(losses.last!, 0.5 * losses[0])
     }
 }
