@@ -85,7 +85,8 @@ public struct NoiseSchedule: Sendable {
 /// DDIM sampling (eta 0) as a denoising iterator: starts from noise, each `next()` asks `denoise` for x0 at
 /// the current timestep and steps to the next one of the respaced chain. Known values (`known` where
 /// `knownMask` is 1: given frames or parts) are put back, noised to the current timestep without noise
-/// (the official `context_mask` path: `sqrt(alpha_bar_t) x_known`), before every model call.
+/// (the official `context_mask` path: `sqrt(alpha_bar_t) x_known`), before every model call, and pasted
+/// into the final sample.
 public struct DDIMSampler: DenoisingIterator {
     public let schedule: NoiseSchedule
     /// Descending timesteps the chain visits.
@@ -132,6 +133,11 @@ public struct DDIMSampler: DenoisingIterator {
         do {
             let x0 = try denoise(x, t)
             sample = schedule.ddimStep(sample: x, predictedX0: x0, timestep: t, previous: previous)
+            if previous < 0, let known, let m = knownMask {
+                // The official loop leaves the known values to the model at the end; pasting them makes
+                // kept parts and given frames exact in the result whatever the model predicts there.
+                sample = known * m + sample * (1 - m)
+            }
         } catch {
             self.error = error
             return nil
@@ -146,11 +152,8 @@ public struct DDIMSampler: DenoisingIterator {
 /// `prediction`, `target [B, T, 669]`, `mask [B, T, 10]` -> scalar.
 public func maskedPartMSE(_ prediction: Tensor, _ target: Tensor, mask: Tensor) -> Tensor {
     precondition(prediction.shape == target.shape && mask.shape == [target.shape[0], target.shape[1], 10], "maskedPartMSE shapes")
-    let (b, t) = (target.shape[0], target.shape[1])
     // Per value, the mask of the part it belongs to: [B, T, 669].
-    var owner = [Int](repeating: 0, count: UnifiedMotion.dimension)
-    for p in BodyPart.allCases { for i in p.featureIndices { owner[i] = p.rawValue } }
-    let perValue = mask.reshaped([b * t, 10]).indexSelect(dim: 1, owner).reshaped([b, t, UnifiedMotion.dimension])
+    let perValue = UnifiedMotion.valueMask(mask)
     let count = perValue.sum().item
     let d = prediction - target
     return (d * d * perValue).sum() / Swift.max(count, 1)

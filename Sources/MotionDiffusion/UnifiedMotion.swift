@@ -109,6 +109,15 @@ public struct UnifiedMotion: @unchecked Sendable {
         self.fps = fps
     }
 
+    /// A part mask `[..., 10]` spread over the values: `[..., 669]`, each value taking its part's entry
+    /// (for the sampler's known values: parts kept in editing, the root in trajectory control).
+    public static func valueMask(_ partMask: Tensor) -> Tensor {
+        precondition(partMask.shape.last == BodyPart.allCases.count, "part mask must end in 10 parts, got \(partMask.shape)")
+        var owner = [Int](repeating: 0, count: dimension)
+        for p in BodyPart.allCases { for i in p.featureIndices { owner[i] = p.rawValue } }
+        return partMask.indexSelect(dim: -1, owner)
+    }
+
     static func positionRange(joint j: Int) -> [Int] { precondition(j >= 1); return Array((4 + (j - 1) * 3)..<(4 + j * 3)) }
     static func rotationRange(joint j: Int) -> [Int] { precondition(j >= 1); return Array((157 + (j - 1) * 6)..<(157 + j * 6)) }
     static func velocityRange(joint j: Int) -> [Int] { Array((463 + j * 3)..<(466 + j * 3)) }

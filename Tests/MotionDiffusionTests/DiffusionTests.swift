@@ -75,6 +75,29 @@ final class DiffusionTests: XCTestCase {
         XCTAssertThrowsError(try DDIMSampler(noise: noise, known: Tensor.zeros([1, 2, 4]), knownMask: mask) { x, _ in x })
     }
 
+    func testPartEditingKeepsTheKeptParts() throws {
+        // Regenerate the arms only: the result holds the given values of every other part exactly, whatever
+        // the model predicts there, and the arms are what the sampler made of them.
+        var rng = SeededRNG(seed: 8)
+        let known = Tensor.randn([1, 4, 669], rng: &rng)
+        var parts = [Float](repeating: 1, count: 40)
+        for f in 0..<4 { parts[f * 10 + BodyPart.leftArm.rawValue] = 0; parts[f * 10 + BodyPart.rightArm.rawValue] = 0 }
+        let keep = UnifiedMotion.valueMask(Tensor(parts, shape: [1, 4, 10]))
+        XCTAssertEqual(keep.shape, [1, 4, 669])
+        XCTAssertEqual(Int(keep.sum().item), 4 * (669 - 2 * 48))
+        var sampler = try DDIMSampler(sections: [6], noise: Tensor.randn([1, 4, 669], rng: &rng), known: known, knownMask: keep) { x, _ in
+            x.tanh() * 0.5
+        }
+        let out = try XCTUnwrap(sampler.run().latent)
+        let (o, k, m) = (out.scalars, known.scalars, keep.scalars)
+        var keptWorst: Float = 0, editedMin = Float.infinity
+        for i in 0..<o.count {
+            if m[i] == 1 { keptWorst = max(keptWorst, abs(o[i] - k[i])) } else { editedMin = min(editedMin, abs(o[i] - k[i])) }
+        }
+        XCTAssertEqual(keptWorst, 0)
+        XCTAssertGreaterThan(editedMin, 0, "edited values come from the sampler, not the input")
+    }
+
     func testMaskedLossCountsOnlyPresentCells() {
         let pred = Tensor.zeros([1, 2, 669]), target = Tensor.ones([1, 2, 669])
         var m = [Float](repeating: 0, count: 20)
