@@ -70,5 +70,5 @@ extension MotionTokenizer {
 
 extension ModelRegistry {
     /// The families defined in ModelHub, registered in `ModelRegistry.shared` from the start.
-    public static var builtInFamilies: [ModelFamily] { [T5Family.family, MotionTokenizerFamily.family, MotionGPTFamily.family, BertFamily.family] }
+    public static var builtInFamilies: [ModelFamily] { [T5Family.family, MotionTokenizerFamily.family, MotionGPTFamily.family, BertFamily.family, LMMFamily.family] }
 }

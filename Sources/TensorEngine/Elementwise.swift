@@ -236,6 +236,10 @@ extension Tensor {
             let s = 1 / (1 + Foundation.exp(-x)); return s * (1 + x * (1 - s))
         })
     }
+    /// The error function (for normal CDFs: `Φ(x) = (1 + erf(x / √2)) / 2`); derivative `2/√π · exp(-x²)`.
+    public func erf() -> Tensor {
+        unary({ Foundation.erf($0) }, { x, _ in 1.1283791670955126 * Foundation.exp(-x * x) })
+    }
     /// Exact GELU, `x * Φ(x)` with the error function.
     public func gelu() -> Tensor {
         unary({ 0.5 * $0 * (1 + Foundation.erf($0 * 0.70710678118654752)) }, { x, _ in

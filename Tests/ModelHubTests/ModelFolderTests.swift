@@ -84,7 +84,7 @@ final class ModelFolderTests: XCTestCase {
         try Data(#"{"model_type": "roberta", "hidden_size": 384}"#.utf8).write(to: dir.appendingPathComponent("config.json"))
         XCTAssertThrowsError(try ModelHub.load(dir)) { e in
             XCTAssertEqual(ErrorKind.of(e), .badInput)
-            XCTAssertEqual("\(e)", "\(dir.path)/config.json: model_type \"roberta\" is not a known model family (known: bert, motion_vqvae, motiongpt, t5)")
+            XCTAssertEqual("\(e)", "\(dir.path)/config.json: model_type \"roberta\" is not a known model family (known: bert, lmm, motion_vqvae, motiongpt, t5)")
         }
         try Data(#"{"d_model": 8}"#.utf8).write(to: dir.appendingPathComponent("config.json"))
         XCTAssertThrowsError(try ModelHub.load(dir)) { XCTAssertTrue("\($0)".hasPrefix("\(dir.path)/config.json: no model_type"), "\($0)") }

@@ -226,6 +226,7 @@ final class GradCheckTests: XCTestCase {
         check("silu", [x]) { $0[0].silu() }
         check("gelu", [x]) { $0[0].gelu() }
         check("geluTanh", [x]) { $0[0].geluTanh() }
+        check("erf", [x]) { $0[0].erf() }
     }
 
     func testKinkedUnaryOps() {
