@@ -25,6 +25,12 @@ extension Decoder {
     func rejectUnknownKeys<Keys: CodingKey & CaseIterable & RawRepresentable>(_: Keys.Type) throws where Keys.RawValue == String {
         let container = try self.container(keyedBy: AnyKey.self)
         let known = Set(Keys.allCases.map(\.rawValue))
+        // null is not a value of any field (the document gives none a null type); leaving the field out is.
+        if let key = container.allKeys.sorted(by: { $0.stringValue < $1.stringValue }).first(where: { (try? container.decodeNil(forKey: $0)) == true }) {
+            let path = (codingPath.map { $0.intValue.map { "[\($0)]" } ?? ".\($0.stringValue)" }.joined() + ".\(key.stringValue)")
+                .trimmingCharacters(in: CharacterSet(charactersIn: "."))
+            throw APIError(.unprocessableContent, "\(path) must not be null (leave it out instead)")
+        }
         if let bad = container.allKeys.map(\.stringValue).sorted().first(where: { !known.contains($0) }) {
             let path = (codingPath.map { $0.intValue.map { "[\($0)]" } ?? ".\($0.stringValue)" }.joined() + ".\(bad)")
                 .trimmingCharacters(in: CharacterSet(charactersIn: "."))

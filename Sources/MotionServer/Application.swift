@@ -102,12 +102,12 @@ public final class MotionServer: Sendable {
         let text = try checkText(req.text, field: "text")
         if req.seconds != nil && req.frames != nil { throw APIError(.unprocessableContent, "give seconds or frames, not both") }
         if let s = req.seconds {
-            guard s > 0 else { throw APIError(.unprocessableContent, "seconds must be positive, got \(s)") }
-            guard s <= configuration.maxSeconds else { throw APIError(.contentTooLarge, "seconds is \(s); this server makes at most \(configuration.maxSeconds)") }
+            guard s >= 0.2 else { throw APIError(.unprocessableContent, "seconds must be at least 0.2 (one motion token), got \(s)") }
+            guard s <= configuration.maxSeconds else { throw APIError.aboveLimit("seconds is \(s); this server makes at most \(configuration.maxSeconds)") }
         }
         if let f = req.frames?.value {
             guard f >= 4 else { throw APIError(.unprocessableContent, "frames must be at least 4, got \(f)") }
-            guard f <= configuration.maxFrames else { throw APIError(.contentTooLarge, "frames is \(f); this server makes at most \(configuration.maxFrames)") }
+            guard f <= configuration.maxFrames else { throw APIError.aboveLimit("frames is \(f); this server makes at most \(configuration.maxFrames)") }
         }
         let options = try generationOptions(req.sampling, sampleByDefault: true)
         let loaded = try motionModel(req.model)
@@ -161,7 +161,7 @@ public final class MotionServer: Sendable {
         let a = try readMotion(req.first, field: "first"), b = try readMotion(req.second, field: "second")
         let gap = req.frames?.value ?? 40
         guard gap >= 4 else { throw APIError(.unprocessableContent, "frames must be at least 4, got \(gap)") }
-        guard gap <= configuration.maxFrames else { throw APIError(.contentTooLarge, "frames is \(gap); this server fills at most \(configuration.maxFrames)") }
+        guard gap <= configuration.maxFrames else { throw APIError.aboveLimit("frames is \(gap); this server fills at most \(configuration.maxFrames)") }
         let options = try generationOptions(req.sampling, sampleByDefault: true)
         let loaded = try motionModel(req.model)
         let want = Formats(req.bvh, req.gif, req.codes)
@@ -193,27 +193,33 @@ public final class MotionServer: Sendable {
     func chat(_ request: Request) async throws -> Response {
         let req = try await decode(ChatRequest.self, request)
         guard !req.messages.isEmpty else { throw APIError(.unprocessableContent, "messages is empty") }
-        guard req.messages.count <= configuration.maxMessages else { throw APIError(.contentTooLarge, "\(req.messages.count) messages; at most \(configuration.maxMessages)") }
+        guard req.messages.count <= configuration.maxMessages else { throw APIError.aboveLimit("\(req.messages.count) messages; at most \(configuration.maxMessages)") }
         for (i, m) in req.messages.enumerated() {
             guard ["system", "user", "assistant"].contains(m.role) else {
                 throw APIError(.unprocessableContent, "messages[\(i)].role must be system, user or assistant, got \"\(m.role.prefix(40))\"")
             }
-            guard m.content.count <= configuration.maxTextLength else { throw APIError(.contentTooLarge, "messages[\(i)].content has \(m.content.count) characters; at most \(configuration.maxTextLength)") }
+            _ = try checkText(m.content, field: "messages[\(i)].content")
+            guard m.content.count <= configuration.maxTextLength else { throw APIError.aboveLimit("messages[\(i)].content has \(m.content.count) characters; at most \(configuration.maxTextLength)") }
         }
-        guard let lastIndex = req.messages.lastIndex(where: { $0.role == "user" }) else { throw APIError(.unprocessableContent, "no user message") }
+        // The instruction: the last user message, else the last message (a client that sends only a
+        // system prompt still gets an answer to it).
+        let lastIndex = req.messages.lastIndex(where: { $0.role == "user" }) ?? req.messages.count - 1
         let last = req.messages[lastIndex]
         let content = try checkText(last.content, field: "messages[\(lastIndex)].content")
         let inputs = try (last.motions ?? []).enumerated().map { try readMotion($0.element, field: "messages[\(lastIndex)].motions[\($0.offset)]") }
-        let pieces = content.components(separatedBy: "<motion>")
+        // Motions without placeholders follow the text, in order.
+        var pieces = content.components(separatedBy: "<motion>")
+        if pieces.count == 1 && !inputs.isEmpty { pieces += Array(repeating: "", count: inputs.count); pieces[0] += " " }
         guard pieces.count - 1 == inputs.count else {
             throw APIError(.unprocessableContent, "messages[\(lastIndex)] has \(pieces.count - 1) <motion> placeholders and \(inputs.count) motions; give one motion per placeholder")
         }
         let options = try generationOptions(req.sampling, sampleByDefault: true)
         let loaded = try motionModel(req.model)
         let want = Formats(req.bvh, req.gif, req.codes)
+        let parts = pieces
         return try await run(loaded, stream: req.stream ?? false, maxTokens: options.maxNewTokens, work: { model, job in
-            var prompt = pieces[0]
-            for (i, m) in inputs.enumerated() { prompt += model.motionString(try model.codes(of: m)) + pieces[i + 1] }
+            var prompt = parts[0]
+            for (i, m) in inputs.enumerated() { prompt += model.motionString(try model.codes(of: m)) + parts[i + 1] }
             let r = try model.respond(to: prompt, options: options, onToken: job.onToken)
             return TaskResult(text: r.text, codes: r.codes, motions: r.motions, tokens: r.ids.count, unterminated: r.unterminated)
         }, finish: { [self] r in
@@ -227,7 +233,7 @@ public final class MotionServer: Sendable {
         guard let loaded = models.textEncoder else { throw APIError(.notFound, "no text encoder loaded (serve a bert folder, such as Models/text-encoder)") }
         if let name = req.model, name != loaded.name { throw APIError(.notFound, "no text encoder named \"\(name.prefix(80))\" (loaded: \(loaded.name))") }
         guard !req.texts.isEmpty else { throw APIError(.unprocessableContent, "texts is empty") }
-        guard req.texts.count <= configuration.maxEmbedTexts else { throw APIError(.contentTooLarge, "\(req.texts.count) texts; at most \(configuration.maxEmbedTexts) per request") }
+        guard req.texts.count <= configuration.maxEmbedTexts else { throw APIError.aboveLimit("\(req.texts.count) texts; at most \(configuration.maxEmbedTexts) per request") }
         let texts = try req.texts.enumerated().map { try checkText($0.element, field: "texts[\($0.offset)]") }
         return try await run(loaded, stream: false, maxTokens: 0, work: { encoder, _ in
             let r = try encoder.embed(texts)
@@ -246,7 +252,7 @@ public final class MotionServer: Sendable {
     func checkText(_ text: String, field: String) throws -> String {
         let t = text.trimmingCharacters(in: .whitespacesAndNewlines)
         guard !t.isEmpty else { throw APIError(.unprocessableContent, "\(field) is empty") }
-        guard t.count <= configuration.maxTextLength else { throw APIError(.contentTooLarge, "\(field) has \(t.count) characters; at most \(configuration.maxTextLength)") }
+        guard t.count <= configuration.maxTextLength else { throw APIError.aboveLimit("\(field) has \(t.count) characters; at most \(configuration.maxTextLength)") }
         return t
     }
 
@@ -266,7 +272,7 @@ public final class MotionServer: Sendable {
             if input.fps != nil || input.skeleton != nil { throw APIError(.unprocessableContent, "\(field): fps and skeleton go with joints; a BVH carries its own") }
             motion = try BVH(text: text, source: field).motion(source: field)
         case (.some(let joints), nil):
-            guard joints.count <= configuration.maxInputFrames else { throw APIError(.contentTooLarge, "\(field) has \(joints.count) frames; at most \(configuration.maxInputFrames)") }
+            guard joints.count <= configuration.maxInputFrames else { throw APIError.aboveLimit("\(field) has \(joints.count) frames; at most \(configuration.maxInputFrames)") }
             if let fps = input.fps, fps != 20 { throw APIError(.unprocessableContent, "\(field).fps must be 20 (the model's rate), got \(fps)") }
             if let bad = joints.lazy.flatMap({ $0 }).flatMap({ $0 }).first(where: { !$0.isFinite || abs($0) > 1e6 }) {
                 throw APIError(.unprocessableContent, "\(field).joints holds \(bad); positions are metres, within a million")
@@ -285,15 +291,17 @@ public final class MotionServer: Sendable {
     func generationOptions(_ s: SamplingFields, sampleByDefault: Bool) throws -> GenerationOptions {
         var o = GenerationOptions()
         o.maxNewTokens = s.maxTokens ?? configuration.maxTokens
-        guard o.maxNewTokens <= configuration.maxTokens else { throw APIError(.contentTooLarge, "max_tokens is \(o.maxNewTokens); at most \(configuration.maxTokens)") }
+        guard o.maxNewTokens <= configuration.maxTokens else { throw APIError.aboveLimit("max_tokens is \(o.maxNewTokens); at most \(configuration.maxTokens)") }
         let asked = s.temperature != nil || s.topK != nil || s.topP != nil
         if asked && s.greedy == true { throw APIError(.unprocessableContent, "temperature, top_k and top_p sample; they do not go with greedy") }
         o.doSample = s.greedy != true && (sampleByDefault || asked)
         // Doubles on the wire: a Float field would turn 1e39 into "not valid JSON" (see Integer).
-        for (name, v) in [("temperature", s.temperature), ("top_p", s.topP), ("repetition_penalty", s.repetitionPenalty)] {
-            if let v, abs(v) > Double(Float.greatestFiniteMagnitude) { throw APIError(.unprocessableContent, "\(name) is \(v), out of range") }
+        // The ranges are the OpenAPI document's; they also keep every value a normal Float (5e-324 would be 0).
+        for (name, v, range) in [("temperature", s.temperature, 0.01...100), ("top_p", s.topP, 0.0001...1), ("repetition_penalty", s.repetitionPenalty, 0.01...100)] {
+            if let v, !range.contains(v) { throw APIError(.unprocessableContent, "\(name) must be in \(range.lowerBound)...\(range.upperBound), got \(v)") }
         }
         o.temperature = s.temperature.map(Float.init) ?? 1
+        if let k = s.topK, !(0...1_000_000).contains(k) { throw APIError(.unprocessableContent, "top_k must be in 0...1000000, got \(k)") }
         o.topK = s.topK ?? 0
         o.topP = s.topP.map(Float.init) ?? 1
         o.repetitionPenalty = s.repetitionPenalty.map(Float.init) ?? 1

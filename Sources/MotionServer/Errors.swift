@@ -38,6 +38,12 @@ public struct APIError: Error, Sendable, CustomStringConvertible {
         }
     }
 
+    /// A field above the server's limit (text length, seconds, frames, max_tokens, counts). 422, not
+    /// 413: the limits are the OpenAPI document's `maximum`/`maxLength`, so such a request is invalid
+    /// input like any other schema violation; 413 is kept for bodies over the byte limit and for the
+    /// library's own size limits (`ErrorKind.tooLarge`).
+    static func aboveLimit(_ message: String) -> APIError { APIError(.unprocessableContent, message) }
+
     /// `ErrorKind` to HTTP status.
     public static func status(of kind: ErrorKind) -> HTTPResponse.Status {
         switch kind {

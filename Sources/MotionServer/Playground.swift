@@ -8,7 +8,7 @@ enum Playground {
     static func page(partEditing: Bool, keyRequired: Bool) -> String {
         """
         <!DOCTYPE html>
-        <html lang="en"><head><meta charset="utf-8"><title>MotionGPT playground</title>
+        <html lang="en"><head><meta charset="utf-8"><title>MotionGPT playground</title><link rel="icon" href="data:,">
         <style>
         body{margin:0;font:14px sans-serif;background:#fafaf7;color:#222;display:grid;grid-template-columns:340px 1fr;height:100vh}
         #side{padding:12px;overflow:auto;border-right:1px solid #ddd;display:flex;flex-direction:column;gap:10px}
@@ -103,7 +103,7 @@ enum Playground {
                 const block = buffer.slice(0, cut); buffer = buffer.slice(cut + 2);
                 const event = (block.match(/^event: (.*)$/m) || [])[1], data = JSON.parse((block.match(/^data: (.*)$/m) || [])[1] || "null");
                 if (event === "progress") { $("progress").max = data.max_tokens; $("progress").value = data.step; }
-                else if (event === "result") { state.generated++; show(data); remember(data); status("generated " + data.motion.frames + " frames (" + data.tokens + " tokens)"); }
+                else if (event === "result") { $("progress").value = $("progress").max; state.generated++; show(data); remember(data); status("generated " + data.motion.frames + " frames (" + data.tokens + " tokens)"); }
                 else if (event === "error") status(data.status + ": " + data.error, true);
               }
             }

@@ -12,8 +12,9 @@ public struct ServerConfiguration: Sendable {
     public var apiKey: String?
     /// Largest request body in bytes (413 above).
     public var maxBodyBytes = 4 * 1024 * 1024
-    /// Longest text (characters) in any request.
-    public var maxTextLength = 1000
+    /// Longest text (characters) in any request: motion descriptions are a sentence or two, and 200
+    /// characters keep any text's prompt within the bundled model's 256 tokens.
+    public var maxTextLength = 200
     /// Longest motion asked for or sent, in seconds and in frames (at 20 fps: 10 s = 200 frames).
     public var maxSeconds: Double = 10
     public var maxFrames = 200

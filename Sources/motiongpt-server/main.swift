@@ -37,7 +37,11 @@ struct ServerCommand: AsyncParsableCommand {
         guard Logger.Level(rawValue: logLevel) != nil else { throw ValidationError("--log-level must be one of trace, debug, info, notice, warning, error") }
     }
 
-    func run() async throws {
+    func run() async throws { try await serve() }
+
+    /// Named apart from `run` so top-level code cannot pick ParsableCommand's synchronous `run()`
+    /// (which prints the help) over this one.
+    func serve() async throws {
         var logger = Logger(label: "motiongpt-server")
         logger.logLevel = Logger.Level(rawValue: logLevel) ?? .info
         var config = ServerConfiguration()
@@ -71,8 +75,8 @@ struct ServerCommand: AsyncParsableCommand {
 // it cannot run an async command.
 do {
     var command = try ServerCommand.parseAsRoot()
-    guard var server = command as? ServerCommand else { try command.run(); exit(0) }
-    try await server.run()
+    guard let server = command as? ServerCommand else { try command.run(); exit(0) }
+    try await server.serve()
 } catch {
     ServerCommand.exit(withError: error)
 }

@@ -67,7 +67,8 @@ final class MotionServerTests: XCTestCase {
             XCTAssertEqual(page.status, .ok)
             let html = String(buffer: page.body)
             XCTAssertTrue(html.contains("function MotionViewer("), "the playground carries the HTML viewer's code")
-            for forbidden in ["http://", "https://", "<script src", "<link"] { XCTAssertFalse(html.contains(forbidden), forbidden) }
+            // No CDN: nothing is fetched from elsewhere (the icon is an empty data: URL, so no /favicon.ico 404).
+            for forbidden in ["http://", "https://", "<script src", "<link rel=\"stylesheet\""] { XCTAssertFalse(html.contains(forbidden), forbidden) }
             _ = try await client.execute(uri: "/nowhere", method: .get) { $0 }
             let metrics = String(buffer: try await client.execute(uri: "/metrics", method: .get) { $0 }.body)
             XCTAssertTrue(metrics.contains(#"motiongpt_requests_total{route="/health",method="GET",status="200"} 1"#), metrics)
@@ -261,24 +262,33 @@ final class MotionServerTests: XCTestCase {
             try assertError(try await post(client, "/v1/generate", #"{"text": 7}"#), 422, "text must be a string")
             try assertError(try await post(client, "/v1/generate", #"{"text": "a", "frames": "ten"}"#), 422, "frames must be an integer")
             try assertError(try await post(client, "/v1/generate", #"{"text": "a", "frames": 99999999999999999999}"#), 422, "frames")
-            try assertError(try await post(client, "/v1/generate", #"{"text": "a", "frames": 100000}"#), 413, "at most 200")
-            try assertError(try await post(client, "/v1/generate", #"{"text": "a", "seconds": 1e300}"#), 413, "at most 10")
-            try assertError(try await post(client, "/v1/generate", #"{"text": "a", "seconds": -2}"#), 422, "positive")
+            try assertError(try await post(client, "/v1/generate", #"{"text": "a", "frames": 100000}"#), 422, "at most 200")
+            try assertError(try await post(client, "/v1/generate", #"{"text": "a", "seconds": 1e300}"#), 422, "at most 10")
+            try assertError(try await post(client, "/v1/generate", #"{"text": "a", "seconds": -2}"#), 422, "at least 0.2")
             try assertError(try await post(client, "/v1/generate", #"{"text": "a", "seconds": 2, "frames": 40}"#), 422, "not both")
-            try assertError(try await post(client, "/v1/generate", #"{"text": "a", "max_tokens": 100000}"#), 413, "max_tokens")
+            try assertError(try await post(client, "/v1/generate", #"{"text": "a", "max_tokens": 100000}"#), 422, "max_tokens")
             try assertError(try await post(client, "/v1/generate", #"{"text": "a", "top_p": 3}"#), 422, "top_p")
             try assertError(try await post(client, "/v1/generate", #"{"text": "a", "temperature": 0.5, "greedy": true}"#), 422, "greedy")
-            try assertError(try await post(client, "/v1/generate", #"{"text": "\#(String(repeating: "walk ", count: 300))"}"#), 413, "at most 1000")
+            try assertError(try await post(client, "/v1/generate", #"{"text": "\#(String(repeating: "walk ", count: 50))"}"#), 422, "at most 200")
             try assertError(try await post(client, "/v1/caption", #"{"motion": {}}"#), 422, "needs joints or bvh")
             try assertError(try await post(client, "/v1/caption", #"{"motion": {"joints": [[[0,0]]]}}"#), 422, "motion")
             try assertError(try await post(client, "/v1/caption", #"{"motion": {"bvh": "HIERARCHY nonsense"}}"#), 422, "motion")
             try assertError(try await post(client, "/v1/caption", #"{"motion": {"joints": [], "speed": 2}}"#), 422, "unknown field \"motion.speed\"")
-            try assertError(try await post(client, "/v1/inbetween", #"{"first": \#(motion), "second": \#(motion), "frames": 5000}"#), 413, "at most 200")
+            try assertError(try await post(client, "/v1/inbetween", #"{"first": \#(motion), "second": \#(motion), "frames": 5000}"#), 422, "at most 200")
             try assertError(try await post(client, "/v1/chat", #"{"messages": []}"#), 422, "messages is empty")
             try assertError(try await post(client, "/v1/chat", #"{"messages": [{"role": "robot", "content": "hi"}]}"#), 422, "role")
             try assertError(try await post(client, "/v1/chat", #"{"messages": [{"role": "user", "content": "see <motion>"}]}"#), 422, "placeholders")
             try assertError(try await post(client, "/v1/embed", #"{"texts": []}"#), 422, "texts is empty")
             try assertError(try await post(client, "/v1/embed", #"{"texts": ["ok", ""]}"#), 422, "texts[1] is empty")
+            try assertError(try await post(client, "/v1/embed", #"{"texts": ["ok"], "model": null}"#), 422, "model must not be null")
+            try assertError(try await post(client, "/v1/caption", #"{"motion": {"joints": null}}"#), 422, "motion.joints must not be null")
+            try assertError(try await post(client, "/v1/caption", #"{"motion": {"joints": [[[1e300, 0, 0]]]}}"#), 422, "within a million")
+            try assertError(try await post(client, "/v1/chat", #"{"messages": [{"role": "system", "content": " "}, {"role": "user", "content": "hi"}]}"#), 422, "messages[0].content is empty")
+        }
+        // A prompt longer than the model takes is the library's tooLarge: 413.
+        let (_, small) = self.app { $0.maxTextLength = 5000 }
+        try await small.test(.router) { c in
+            try assertError(try await post(c, "/v1/generate", #"{"text": "\#(String(repeating: "walk ", count: 400))"}"#), 413, "at most 256")
         }
     }
 
