@@ -16,12 +16,15 @@ port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); p
 log=$(mktemp)
 # A queue as deep as schemathesis's workers, so no valid request is refused for load (503) here.
 "$scratch/debug/motiongpt-server" --port "$port" --max-queue 64 >"$log" 2>&1 & server=$!
-trap 'kill $server 2>/dev/null || true; wait $server 2>/dev/null || true' EXIT
+trap 'kill $server 2>/dev/null || true; wait $server 2>/dev/null || true; rm -rf "${work:-}"' EXIT
 for _ in $(seq 1 120); do curl -sf "http://127.0.0.1:$port/health" >/dev/null && break; sleep 0.5; done
 curl -sf "http://127.0.0.1:$port/health" >/dev/null || { echo "server did not start:"; cat "$log"; exit 1; }
 # One worker: with two, CPython's compiler (under schemathesis's coverage phase) crashed with
 # "AST constructor recursion depth mismatch" in some runs.
 common=(--max-examples "$examples" --workers 1 --suppress-health-check too_slow,filter_too_much --seed 1)
+# schemathesis keeps its example database in the current folder: run it from a scratch one.
+work=$(mktemp -d)
+cd "$work"
 set +e
 # Every check on every operation, except positive_data_acceptance on the five routes that take motions:
 # a BVH file is a text whose validity JSON Schema cannot state (a string matching ^HIERARCHY is not a

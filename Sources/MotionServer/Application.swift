@@ -386,12 +386,14 @@ public final class MotionServer: Sendable {
         var headers = HTTPFields()
         headers[.contentType] = "text/event-stream"
         headers[.cacheControl] = "no-cache"
+        let metrics = self.metrics
         return Response(status: .ok, headers: headers, body: ResponseBody { writer in
             var connected = true
             for await event in events where connected {
                 do { try await writer.write(ByteBuffer(string: Self.sse("progress", try Self.encoder.encode(event)))) } catch {
                     connected = false
                     job.cancel()
+                    metrics.clientsGone.increment()
                 }
             }
             let result = await task.value

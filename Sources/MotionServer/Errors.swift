@@ -127,7 +127,9 @@ struct JSONErrorMiddleware<Context: RequestContext>: RouterMiddleware {
                 e = APIError(.methodNotAllowed, "\(request.method) is not allowed on \(request.uri.path) (use \(allowed.map(\.rawValue).joined(separator: ", ")))",
                              headers: [.allow: allowed.map(\.rawValue).joined(separator: ", ")])
             }
-            if e.status.code >= 500 { logger.error("\(request.method) \(request.uri.path): \(e.message)") }
+            // A full queue or a time limit (503) is load, not a fault: logged at debug so a busy server's log stays readable.
+            if e.status == .serviceUnavailable { logger.debug("\(request.method) \(request.uri.path): \(e.message)") }
+            else if e.status.code >= 500 { logger.error("\(request.method) \(request.uri.path): \(e.message)") }
             return e.response()
         }
     }

@@ -9,10 +9,12 @@ public final class ServerMetrics: Sendable {
     public let registry = PrometheusCollectorRegistry()
     let queueDepth: Gauge
     let rejected: Counter
+    let clientsGone: Counter
 
     public init() {
         queueDepth = registry.makeGauge(descriptor: Self.name("motiongpt_queue", unit: "depth", "Requests holding or waiting for a model"))
         rejected = registry.makeCounter(descriptor: Self.name("motiongpt_queue_rejected", unit: "total", "Requests answered 503 because the queue was full"))
+        clientsGone = registry.makeCounter(descriptor: Self.name("motiongpt_streams_abandoned", unit: "total", "Streamed requests whose client went away before the answer (their generation stopped)"))
     }
 
     func record(route: String, method: String, status: Int, seconds: Double) {
