@@ -51,6 +51,7 @@ struct Strict<T: StrictBody>: Decodable {
 /// An integer field. Foundation's decoder says only "not valid JSON", with no field, for an integer out
 /// of its type's range (1e40, -1 for a seed, 20 digits); this names the field and the range instead.
 public struct Integer<T: FixedWidthInteger & Decodable & Sendable>: Decodable, Sendable {
+    /// The decoded integer.
     public var value: T
     public init(from decoder: Decoder) throws {
         let c = try decoder.singleValueContainer()
@@ -80,9 +81,13 @@ public struct SamplingFields: Sendable {
 /// with an optional frame rate, or the text of a BVH file (retargeted to the 22-joint skeleton, resampled
 /// to 20 fps).
 public struct MotionInput: Decodable, Sendable {
+    /// Positions `[frames][joints][x, y, z]` in metres.
     public var joints: [[[Double]]]?
+    /// Frame rate of `joints` (only 20, the model's, is taken).
     public var fps: Double?
+    /// Skeleton of `joints` (default: by the joint count).
     public var skeleton: String?
+    /// The text of a BVH file.
     public var bvh: String?
 
     enum CodingKeys: String, CodingKey, CaseIterable { case joints, fps, skeleton, bvh }
@@ -174,8 +179,11 @@ struct EditRequest: StrictBody {
 
 /// One chat message; `<motion>` in `content` stands for the next of `motions`, in order.
 public struct ChatMessage: Decodable, Sendable {
+    /// system, user or assistant.
     public var role: String
+    /// The text.
     public var content: String
+    /// Motions the text refers to.
     public var motions: [MotionInput]?
 
     enum CodingKeys: String, CodingKey, CaseIterable { case role, content, motions }
@@ -215,14 +223,21 @@ struct EmbedRequest: StrictBody {
 
 /// A motion answered: joints in metres `[frames][joints][x, y, z]` plus what a viewer needs to draw it.
 public struct MotionAnswer: Encodable, Sendable {
+    /// Frames per second (20).
     public var fps: Float
+    /// Frame count.
     public var frames: Int
+    /// The skeleton's name ("humanml3d").
     public var skeleton: String
+    /// Joint names, in the order of each frame's joints.
     public var jointNames: [String]
+    /// Parent of each joint (-1 for the root).
     public var parents: [Int]
     /// 0 centre, 1 left, 2 right, per joint (the viewer's colours).
     public var sides: [Int]
+    /// Positions `[frames][joints][x, y, z]` in metres.
     public var joints: [[[Float]]]
+    /// The motion tokens that decoded to it.
     public var codes: [Int]?
     /// The motion as a BVH file (our 22-joint skeleton with rotations), when asked for.
     public var bvh: String?
@@ -231,6 +246,7 @@ public struct MotionAnswer: Encodable, Sendable {
 }
 
 /// How tokens were picked.
+/// (The fields are `GenerationOptions`' of the same names.)
 public struct SamplerInfo: Encodable, Sendable {
     public var doSample: Bool
     public var seed: UInt64

@@ -26,12 +26,16 @@ public func buildApplication(configuration: ServerConfiguration, models: ServerM
 /// request against the server's limits, call the task pipeline on the model's container and encode
 /// the answer.
 public final class MotionServer: Sendable {
+    /// Address and limits.
     public let configuration: ServerConfiguration
+    /// The models requests are answered with.
     public let models: ServerModels
+    /// What `/metrics` reports.
     public let metrics = ServerMetrics()
     let queue: InferenceQueue
     let logger: Logger
 
+    /// A server over `models`; `buildRouter` gives its routes.
     public init(configuration: ServerConfiguration, models: ServerModels, logger: Logger = Logger(label: "motiongpt-server")) {
         self.configuration = configuration
         self.models = models
@@ -459,6 +463,7 @@ extension JobControl {
 
 /// The OpenAPI 3.1 document, kept in the repository as `Resources/openapi.json`.
 public enum OpenAPIDocument {
+    /// The document's bytes, as served at `/openapi.json`.
     public static func data() throws -> Data {
         guard let url = Bundle.module.url(forResource: "openapi", withExtension: "json") else {
             throw APIError(.internalServerError, "openapi.json is missing from the MotionServer bundle")

@@ -6,11 +6,13 @@ import Prometheus
 /// two applications in one test process count separately): requests by route, method and status,
 /// latency by route, queue depth.
 public final class ServerMetrics: Sendable {
+    /// Every metric of one server.
     public let registry = PrometheusCollectorRegistry()
     let queueDepth: Gauge
     let rejected: Counter
     let clientsGone: Counter
 
+    /// An empty registry with the queue gauge and the rejection and abandoned-stream counters.
     public init() {
         queueDepth = registry.makeGauge(descriptor: Self.name("motiongpt_queue", unit: "depth", "Requests holding or waiting for a model"))
         rejected = registry.makeCounter(descriptor: Self.name("motiongpt_queue_rejected", unit: "total", "Requests answered 503 because the queue was full"))

@@ -6,10 +6,15 @@ import TextEncoder
 /// One loaded model behind its container: the name clients use (the folder's name), where it came
 /// from and its family.
 public struct LoadedServerModel<Model>: Sendable {
+    /// What requests' `model` field names: the folder's last path component.
     public let name: String
+    /// The folder it was loaded from.
     public let path: String
+    /// `config.json`'s `model_type`.
     public let modelType: String
+    /// The family's one-line summary, for `/v1/models`.
     public let summary: String
+    /// The model behind its actor; every use goes through `perform`.
     public let container: ModelContainer<Model>
 }
 
@@ -17,10 +22,14 @@ public struct LoadedServerModel<Model>: Sendable {
 /// `/v1/embed`, the evaluator (when present) scores text-motion agreement. There is no Large Motion
 /// Model family yet, so part editing answers 501.
 public struct ServerModels: Sendable {
+    /// Text to motion, captions, prediction, in-between, chat.
     public var motionGPT: LoadedServerModel<MotionGPTModel>?
+    /// Sentence vectors for `/v1/embed`.
     public var textEncoder: LoadedServerModel<SentenceEncoder>?
+    /// Text-motion agreement (`score` in `/v1/generate`).
     public var evaluator: LoadedServerModel<MotionTextEvaluator>?
 
+    /// Models loaded elsewhere (tests, embedding the server in another program).
     public init(motionGPT: LoadedServerModel<MotionGPTModel>? = nil, textEncoder: LoadedServerModel<SentenceEncoder>? = nil,
                 evaluator: LoadedServerModel<MotionTextEvaluator>? = nil) {
         self.motionGPT = motionGPT; self.textEncoder = textEncoder; self.evaluator = evaluator
@@ -41,8 +50,6 @@ public struct ServerModels: Sendable {
     /// missing MotionGPT model an error (the server's default; tests load only what they need).
     public static func load(_ directories: [URL], bundled: Bool = true, requireMotionGPT: Bool = true,
                             executable: URL? = Bundle.main.executableURL) throws -> ServerModels {
-        // Families of targets above ModelHub register here, as the CLI does at start-up.
-        ModelRegistry.shared.register(MotionTextEvaluator.family)
         var models = ServerModels()
         for dir in directories { try models.add(dir) }
         if bundled {
@@ -62,7 +69,10 @@ public struct ServerModels: Sendable {
     public mutating func add(_ dir: URL) throws {
         let folder = try ModelFolder(dir)
         let name = dir.standardizedFileURL.lastPathComponent
-        let summary = ModelRegistry.shared.family(folder.modelType)?.summary ?? folder.modelType
+        // The shared registry is left as it is (a test process shares it with other suites); the
+        // evaluator's family lives in Evaluation, above ModelHub, so its summary is asked of it directly.
+        let summary = folder.modelType == MotionTextEvaluator.modelType ? MotionTextEvaluator.family.summary
+            : ModelRegistry.shared.family(folder.modelType)?.summary ?? folder.modelType
         switch folder.modelType {
         case MotionGPTFamily.modelType:
             motionGPT = LoadedServerModel(name: name, path: dir.path, modelType: folder.modelType, summary: summary,
