@@ -295,6 +295,7 @@ public final class MotionServer: Sendable {
     func generationOptions(_ s: SamplingFields, sampleByDefault: Bool) throws -> GenerationOptions {
         var o = GenerationOptions()
         o.maxNewTokens = s.maxTokens ?? configuration.maxTokens
+        guard o.maxNewTokens >= 2 else { throw APIError(.unprocessableContent, "max_tokens must be at least 2 (a motion answer is its start token and codes), got \(o.maxNewTokens)") }
         guard o.maxNewTokens <= configuration.maxTokens else { throw APIError.aboveLimit("max_tokens is \(o.maxNewTokens); at most \(configuration.maxTokens)") }
         let asked = s.temperature != nil || s.topK != nil || s.topP != nil
         if asked && s.greedy == true { throw APIError(.unprocessableContent, "temperature, top_k and top_p sample; they do not go with greedy") }

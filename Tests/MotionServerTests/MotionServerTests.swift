@@ -144,6 +144,19 @@ final class MotionServerTests: XCTestCase {
         }
     }
 
+    /// The smallest max_tokens the document allows (2: the span's start token and one code) still gives a
+    /// motion, with the settings of the schemathesis case that found max_tokens 1 answering 422.
+    func testTwoTokensGiveAMotion() async throws {
+        let (_, app) = app()
+        try await app.test(.router) { client in
+            for seed in 0..<4 {
+                let r = try await post(client, "/v1/generate", #"{"text": "0", "frames": 4, "max_tokens": 2, "top_p": 0.0001, "repetition_penalty": 6.555, "temperature": 0.01, "seed": \#(seed)}"#)
+                XCTAssertEqual(r.status, .ok, String(buffer: r.body))
+                XCTAssertEqual(((try object(r)["motion"] as? [String: Any])?["codes"] as? [Int])?.count, 1)
+            }
+        }
+    }
+
     func testGenerateGIFAndScore() async throws {
         let (_, app) = app()
         try await app.test(.router) { client in
@@ -268,6 +281,7 @@ final class MotionServerTests: XCTestCase {
             try assertError(try await post(client, "/v1/generate", #"{"text": "a", "seconds": 2, "frames": 40}"#), 422, "not both")
             try assertError(try await post(client, "/v1/generate", #"{"text": "a", "max_tokens": 100000}"#), 422, "max_tokens")
             try assertError(try await post(client, "/v1/generate", #"{"text": "a", "top_p": 3}"#), 422, "top_p")
+            try assertError(try await post(client, "/v1/generate", #"{"text": "a", "max_tokens": 1}"#), 422, "at least 2")
             try assertError(try await post(client, "/v1/generate", #"{"text": "a", "temperature": 0.5, "greedy": true}"#), 422, "greedy")
             try assertError(try await post(client, "/v1/generate", #"{"text": "\#(String(repeating: "walk ", count: 50))"}"#), 422, "at most 200")
             try assertError(try await post(client, "/v1/caption", #"{"motion": {}}"#), 422, "needs joints or bvh")

@@ -18,7 +18,7 @@ sampling = {
   "top_p": {"type": "number", "minimum": 0.0001, "maximum": 1},
   "repetition_penalty": {"type": "number", "minimum": 0.01, "maximum": 100},
   "greedy": {"type": "boolean"},
-  "max_tokens": {"type": "integer", "minimum": 1, "maximum": 256},
+  "max_tokens": {"type": "integer", "minimum": 2, "maximum": 256, "description": "a motion answer needs its start token and a code"},
   "model": {"type": "string", "description": "name of a loaded model (GET /v1/models)"},
   "stream": {"type": "boolean", "description": "answer as server-sent events: progress per token, then result or error"},
 }
