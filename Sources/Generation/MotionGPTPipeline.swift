@@ -1,5 +1,6 @@
 import Foundation
 import ModelHub
+import NeuralNetwork
 import MotionData
 import MotionT5
 import MotionVQ
@@ -83,13 +84,15 @@ extension MotionGPTModel {
     }
 
     /// Runs any instruction (with motion spans already written in) and returns text and motions.
-    public func respond(to prompt: String, options: GenerationOptions) throws -> MotionGPTResponse {
+    /// `onToken` sees each generation step and may stop it (a server reports progress and stops when
+    /// its client goes away); the tokens so far are then parsed as usual.
+    public func respond(to prompt: String, options: GenerationOptions, onToken: ((TokenEvent) -> IterationControl)? = nil) throws -> MotionGPTResponse {
         guard !prompt.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty else { throw MotionGPTError.badInput("the instruction is empty") }
         let ids = textTokenizer.encode(prompt)
         guard ids.count <= settings.maxLength else {
             throw MotionGPTError.tooLarge("the prompt is \(ids.count) tokens; this model takes at most \(settings.maxLength)")
         }
-        let out = try Generator(model: lm).generate([ids], options: options)[0]
+        let out = try Generator(model: lm).generate([ids], options: options, onToken: onToken)[0]
         let (text, codes, open) = parse(out)
         let motions = try codes.map { try motionTokenizer.decodeMotion($0) }
         return MotionGPTResponse(text: text, codes: codes, motions: motions, unterminated: open, ids: out)
@@ -97,7 +100,7 @@ extension MotionGPTModel {
 
     /// Text to motion. `frames` (or `seconds`) asks for a length through the matching task phrasing.
     public func generateMotion(_ caption: String, frames: Int? = nil, seconds: Float? = nil, prompts: TaskPrompts = TaskPrompts(),
-                               options: GenerationOptions) throws -> MotionGPTResponse {
+                               options: GenerationOptions, onToken: ((TokenEvent) -> IterationControl)? = nil) throws -> MotionGPTResponse {
         let caption = caption.trimmingCharacters(in: .whitespacesAndNewlines)
         guard !caption.isEmpty else { throw MotionGPTError.badInput("the text is empty") }
         var prompt = prompts.textToMotion
@@ -110,7 +113,7 @@ extension MotionGPTModel {
             guard seconds > 0 else { throw MotionGPTError.badInput("the length in seconds must be positive, got \(seconds)") }
             prompt = prompts.textToMotionSeconds.replacingOccurrences(of: "<Second_Placeholder>", with: String(format: "%.1f", seconds))
         }
-        let r = try respond(to: prompt.replacingOccurrences(of: "<Caption_Placeholder>", with: caption), options: motionOnly(options))
+        let r = try respond(to: prompt.replacingOccurrences(of: "<Caption_Placeholder>", with: caption), options: motionOnly(options), onToken: onToken)
         guard !r.codes.isEmpty else { throw MotionGPTError.badInput("the model answered without a motion: \"\(r.text)\"") }
         return r
     }
@@ -119,15 +122,15 @@ extension MotionGPTModel {
     public func codes(of motion: Motion) throws -> [Int] { try motionTokenizer.encode(motion: motion) }
 
     /// Motion to text.
-    public func caption(_ motion: Motion, prompts: TaskPrompts = TaskPrompts(), options: GenerationOptions) throws -> String {
+    public func caption(_ motion: Motion, prompts: TaskPrompts = TaskPrompts(), options: GenerationOptions, onToken: ((TokenEvent) -> IterationControl)? = nil) throws -> String {
         let prompt = prompts.caption.replacingOccurrences(of: "<Motion_Placeholder>", with: motionString(try codes(of: motion)))
-        return try respond(to: prompt, options: textOnly(options)).text
+        return try respond(to: prompt, options: textOnly(options), onToken: onToken).text
     }
 
     /// Continues a motion: the given motion's codes are the prefix; returns prefix + continuation.
-    public func predict(_ motion: Motion, prompts: TaskPrompts = TaskPrompts(), options: GenerationOptions) throws -> MotionGPTResponse {
+    public func predict(_ motion: Motion, prompts: TaskPrompts = TaskPrompts(), options: GenerationOptions, onToken: ((TokenEvent) -> IterationControl)? = nil) throws -> MotionGPTResponse {
         let prefix = try codes(of: motion)
-        let r = try respond(to: prompts.predict.replacingOccurrences(of: "<Motion_Placeholder_s1>", with: motionString(prefix)), options: motionOnly(options))
+        let r = try respond(to: prompts.predict.replacingOccurrences(of: "<Motion_Placeholder_s1>", with: motionString(prefix)), options: motionOnly(options), onToken: onToken)
         guard let cont = r.codes.first else { throw MotionGPTError.badInput("the model answered without a motion: \"\(r.text)\"") }
         let all = prefix + cont
         return MotionGPTResponse(text: r.text, codes: [all], motions: [try motionTokenizer.decodeMotion(all)], unterminated: r.unterminated, ids: r.ids)
@@ -136,14 +139,14 @@ extension MotionGPTModel {
     /// Fills `gapFrames` frames between two motions: the masked span is A's codes, pad tokens for the
     /// gap, B's codes (MotionGPT's in-between input); the answer is the whole motion.
     public func inbetween(_ a: Motion, _ b: Motion, gapFrames: Int, prompts: TaskPrompts = TaskPrompts(),
-                          options: GenerationOptions) throws -> MotionGPTResponse {
+                          options: GenerationOptions, onToken: ((TokenEvent) -> IterationControl)? = nil) throws -> MotionGPTResponse {
         let unit = motionTokenizer.framesPerCode
         guard gapFrames <= 2000 else { throw MotionGPTError.tooLarge("a gap of \(gapFrames) frames is above the limit of 2000") }
         guard gapFrames >= unit else { throw MotionGPTError.badInput("the gap must be at least \(unit) frames, got \(gapFrames)") }
         let ca = try codes(of: a), cb = try codes(of: b)
         let masked = vocabulary.startToken + ca.map { MotionVocabulary.token($0) }.joined()
             + String(repeating: vocabulary.padToken, count: gapFrames / unit) + cb.map { MotionVocabulary.token($0) }.joined() + vocabulary.endToken
-        let r = try respond(to: prompts.inbetween.replacingOccurrences(of: "<Motion_Placeholder_Masked>", with: masked), options: motionOnly(options))
+        let r = try respond(to: prompts.inbetween.replacingOccurrences(of: "<Motion_Placeholder_Masked>", with: masked), options: motionOnly(options), onToken: onToken)
         guard !r.codes.isEmpty else { throw MotionGPTError.badInput("the model answered without a motion: \"\(r.text)\"") }
         return r
     }

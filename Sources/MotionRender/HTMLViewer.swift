@@ -8,7 +8,7 @@ public enum HTMLViewer {
     public static func page(_ motion: Motion, title: String) -> String {
         // Joint positions in millimetres as integers keep the page small and exact to 1 mm.
         let frames = motion.positions.map { "[" + $0.map { "\(Int(($0.x * 1000).rounded())),\(Int(($0.y * 1000).rounded())),\(Int(($0.z * 1000).rounded()))" }.joined(separator: ",") + "]" }
-        let sides = motion.skeleton.jointNames.map { BodySide.of($0).rawValue }
+        let sides = sides(of: motion.skeleton)
         let bones = motion.skeleton.bones.map { "[\($0.0),\($0.1)]" }.joined(separator: ",")
         let safeTitle = title.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;").replacingOccurrences(of: ">", with: "&gt;")
         let jsTitle = String(decoding: (try? JSONSerialization.data(withJSONObject: [title], options: [])) ?? Data("[\"\"]".utf8), as: UTF8.self)
@@ -28,59 +28,82 @@ public enum HTMLViewer {
         const BONES = [\(bones)];
         const HEAD = \(motion.skeleton.jointNames.firstIndex(of: "head") ?? -1);
         const FRAMES = [\(frames.joined(separator: ",\n"))];
-        const N = FRAMES.length, J = SIDES.length;
-        const canvas = document.getElementById("view"), ctx = canvas.getContext("2d");
-        const slider = document.getElementById("slider"), count = document.getElementById("count"), play = document.getElementById("play");
-        slider.max = String(N - 1);
-        let frame = 0, playing = true, yaw = 0.6, pitch = 0.35, zoom = 1, last = performance.now(), acc = 0;
-        let lo = [1e9, 1e9, 1e9], hi = [-1e9, -1e9, -1e9];
-        for (const f of FRAMES) for (let j = 0; j < J; j++) for (let k = 0; k < 3; k++) { lo[k] = Math.min(lo[k], f[3*j+k]); hi[k] = Math.max(hi[k], f[3*j+k]); }
-        lo[1] = Math.min(lo[1], 0);
-        const centre = [(lo[0]+hi[0])/2, (lo[1]+hi[1])/2, (lo[2]+hi[2])/2];
-        const extent = Math.max(hi[0]-lo[0], hi[1]-lo[1], hi[2]-lo[2], 500);
-        function project(x, y, z) {
-          x -= centre[0]; y -= centre[1]; z -= centre[2];
-          const cy = Math.cos(yaw), sy = Math.sin(yaw), cp = Math.cos(pitch), sp = Math.sin(pitch);
-          const x1 = cy*x - sy*z, z1 = sy*x + cy*z, y1 = cp*y - sp*z1, z2 = sp*y + cp*z1;
-          const s = Math.min(canvas.width, canvas.height) / (extent * 1.4) * zoom, d = 3 * extent;
-          const persp = d / (d + z2);
-          return [canvas.width/2 + x1*s*persp, canvas.height*0.55 - y1*s*persp, z2];
-        }
-        function seg(a, b, colour, width) { ctx.strokeStyle = colour; ctx.lineWidth = width; ctx.beginPath(); ctx.moveTo(a[0], a[1]); ctx.lineTo(b[0], b[1]); ctx.stroke(); }
-        function draw() {
-          canvas.width = canvas.clientWidth * devicePixelRatio; canvas.height = canvas.clientHeight * devicePixelRatio;
-          ctx.fillStyle = "#fafaf7"; ctx.fillRect(0, 0, canvas.width, canvas.height);
-          const step = 500, x0 = Math.floor(lo[0]/step-1)*step, x1 = Math.ceil(hi[0]/step+1)*step, z0 = Math.floor(lo[2]/step-1)*step, z1 = Math.ceil(hi[2]/step+1)*step;
-          for (let x = x0; x <= x1; x += step) seg(project(x, 0, z0), project(x, 0, z1), "#cdd0d6", 1);
-          for (let z = z0; z <= z1; z += step) seg(project(x0, 0, z), project(x1, 0, z), "#cdd0d6", 1);
-          for (let f = 1; f <= frame; f++) seg(project(FRAMES[f-1][0], 0, FRAMES[f-1][2]), project(FRAMES[f][0], 0, FRAMES[f][2]), "#78aae6", 2);
-          const p = FRAMES[frame], pts = [];
-          for (let j = 0; j < J; j++) pts.push(project(p[3*j], p[3*j+1], p[3*j+2]));
-          const order = BONES.slice().sort((a, b) => pts[b[1]][2] - pts[a[1]][2]);
-          ctx.lineCap = "round";
-          for (const [a, b] of order) seg(pts[a], pts[b], ["#3c3c46", "#dc463c", "#286ec8"][SIDES[b]], 5 * devicePixelRatio);
-          ctx.fillStyle = "#1e1e1e";
-          for (const q of pts) { ctx.beginPath(); ctx.arc(q[0], q[1], 3 * devicePixelRatio, 0, 2*Math.PI); ctx.fill(); }
-          if (HEAD >= 0) { ctx.fillStyle = "#3c3c46"; ctx.beginPath(); ctx.arc(pts[HEAD][0], pts[HEAD][1], 9 * devicePixelRatio, 0, 2*Math.PI); ctx.fill(); }
-          ctx.fillStyle = "#141414"; ctx.font = (16 * devicePixelRatio) + "px sans-serif"; ctx.fillText(TITLE, 12 * devicePixelRatio, 24 * devicePixelRatio);
-          slider.value = String(frame); count.textContent = (frame + 1) + " / " + N;
-        }
-        function tick(now) {
-          if (playing) { acc += (now - last) / 1000; while (acc >= 1 / FPS) { frame = (frame + 1) % N; acc -= 1 / FPS; } }
-          last = now; draw(); requestAnimationFrame(tick);
-        }
-        play.onclick = () => { playing = !playing; play.textContent = playing ? "Pause" : "Play"; };
-        slider.oninput = () => { frame = Number(slider.value); playing = false; play.textContent = "Play"; };
-        let drag = null;
-        canvas.onmousedown = e => { drag = [e.clientX, e.clientY]; };
-        window.onmouseup = () => { drag = null; };
-        window.onmousemove = e => { if (!drag) return; yaw += (e.clientX - drag[0]) * 0.01; pitch = Math.max(-1.4, Math.min(1.4, pitch + (e.clientY - drag[1]) * 0.01)); drag = [e.clientX, e.clientY]; };
-        canvas.onwheel = e => { e.preventDefault(); zoom = Math.max(0.2, Math.min(5, zoom * Math.exp(-e.deltaY * 0.001))); };
-        requestAnimationFrame(tick);
+        \(viewerScript)
+        MotionViewer(document.getElementById("view"), document.getElementById("slider"), document.getElementById("count"), document.getElementById("play"))
+          .show({title: TITLE, fps: FPS, sides: SIDES, bones: BONES, head: HEAD, frames: FRAMES});
         </script></body></html>
 
         """
     }
+
+    /// The side of each joint as the viewer colours it: 0 centre, 1 left, 2 right (by the joint's name).
+    public static func sides(of skeleton: Skeleton) -> [Int] { skeleton.jointNames.map { BodySide.of($0).rawValue } }
+
+    /// The viewer's JavaScript, shared by `page` and pages that show motions they fetch (the server's
+    /// playground). It defines `MotionViewer(canvas, slider, count, play)`, whose `show(data)` plays
+    /// `data = {title, fps, sides, bones: [[parent, child]], head, frames: [[x0,y0,z0,x1,...] in mm]}`;
+    /// `played` counts frames advanced since the last `show` (a page's self-test waits on it).
+    public static let viewerScript = """
+    function MotionViewer(canvas, slider, count, play) {
+      const ctx = canvas.getContext("2d");
+      let D = null, N = 0, J = 0, frame = 0, playing = true, yaw = 0.6, pitch = 0.35, zoom = 1, last = performance.now(), acc = 0, played = 0;
+      let lo = [0, 0, 0], hi = [0, 0, 0], centre = [0, 0, 0], extent = 500;
+      function project(x, y, z) {
+        x -= centre[0]; y -= centre[1]; z -= centre[2];
+        const cy = Math.cos(yaw), sy = Math.sin(yaw), cp = Math.cos(pitch), sp = Math.sin(pitch);
+        const x1 = cy*x - sy*z, z1 = sy*x + cy*z, y1 = cp*y - sp*z1, z2 = sp*y + cp*z1;
+        const s = Math.min(canvas.width, canvas.height) / (extent * 1.4) * zoom, d = 3 * extent;
+        const persp = d / (d + z2);
+        return [canvas.width/2 + x1*s*persp, canvas.height*0.55 - y1*s*persp, z2];
+      }
+      function seg(a, b, colour, width) { ctx.strokeStyle = colour; ctx.lineWidth = width; ctx.beginPath(); ctx.moveTo(a[0], a[1]); ctx.lineTo(b[0], b[1]); ctx.stroke(); }
+      function draw() {
+        canvas.width = canvas.clientWidth * devicePixelRatio; canvas.height = canvas.clientHeight * devicePixelRatio;
+        ctx.fillStyle = "#fafaf7"; ctx.fillRect(0, 0, canvas.width, canvas.height);
+        if (!D) return;
+        const FRAMES = D.frames;
+        const step = 500, x0 = Math.floor(lo[0]/step-1)*step, x1 = Math.ceil(hi[0]/step+1)*step, z0 = Math.floor(lo[2]/step-1)*step, z1 = Math.ceil(hi[2]/step+1)*step;
+        for (let x = x0; x <= x1; x += step) seg(project(x, 0, z0), project(x, 0, z1), "#cdd0d6", 1);
+        for (let z = z0; z <= z1; z += step) seg(project(x0, 0, z), project(x1, 0, z), "#cdd0d6", 1);
+        for (let f = 1; f <= frame; f++) seg(project(FRAMES[f-1][0], 0, FRAMES[f-1][2]), project(FRAMES[f][0], 0, FRAMES[f][2]), "#78aae6", 2);
+        const p = FRAMES[frame], pts = [];
+        for (let j = 0; j < J; j++) pts.push(project(p[3*j], p[3*j+1], p[3*j+2]));
+        const order = D.bones.slice().sort((a, b) => pts[b[1]][2] - pts[a[1]][2]);
+        ctx.lineCap = "round";
+        for (const [a, b] of order) seg(pts[a], pts[b], ["#3c3c46", "#dc463c", "#286ec8"][D.sides[b]], 5 * devicePixelRatio);
+        ctx.fillStyle = "#1e1e1e";
+        for (const q of pts) { ctx.beginPath(); ctx.arc(q[0], q[1], 3 * devicePixelRatio, 0, 2*Math.PI); ctx.fill(); }
+        if (D.head >= 0) { ctx.fillStyle = "#3c3c46"; ctx.beginPath(); ctx.arc(pts[D.head][0], pts[D.head][1], 9 * devicePixelRatio, 0, 2*Math.PI); ctx.fill(); }
+        ctx.fillStyle = "#141414"; ctx.font = (16 * devicePixelRatio) + "px sans-serif"; ctx.fillText(D.title, 12 * devicePixelRatio, 24 * devicePixelRatio);
+        slider.value = String(frame); count.textContent = (frame + 1) + " / " + N;
+      }
+      function tick(now) {
+        if (playing && D) { acc += (now - last) / 1000; while (acc >= 1 / D.fps) { frame = (frame + 1) % N; acc -= 1 / D.fps; played++; } }
+        last = now; draw(); requestAnimationFrame(tick);
+      }
+      play.onclick = () => { playing = !playing; play.textContent = playing ? "Pause" : "Play"; };
+      slider.oninput = () => { frame = Number(slider.value); playing = false; play.textContent = "Play"; };
+      let drag = null;
+      canvas.onmousedown = e => { drag = [e.clientX, e.clientY]; };
+      window.addEventListener("mouseup", () => { drag = null; });
+      window.addEventListener("mousemove", e => { if (!drag) return; yaw += (e.clientX - drag[0]) * 0.01; pitch = Math.max(-1.4, Math.min(1.4, pitch + (e.clientY - drag[1]) * 0.01)); drag = [e.clientX, e.clientY]; });
+      canvas.onwheel = e => { e.preventDefault(); zoom = Math.max(0.2, Math.min(5, zoom * Math.exp(-e.deltaY * 0.001))); };
+      requestAnimationFrame(tick);
+      return {
+        show(data) {
+          D = data; N = data.frames.length; J = data.sides.length; frame = 0; played = 0; acc = 0;
+          slider.max = String(N - 1);
+          lo = [1e9, 1e9, 1e9]; hi = [-1e9, -1e9, -1e9];
+          for (const f of data.frames) for (let j = 0; j < J; j++) for (let k = 0; k < 3; k++) { lo[k] = Math.min(lo[k], f[3*j+k]); hi[k] = Math.max(hi[k], f[3*j+k]); }
+          lo[1] = Math.min(lo[1], 0);
+          centre = [(lo[0]+hi[0])/2, (lo[1]+hi[1])/2, (lo[2]+hi[2])/2];
+          extent = Math.max(hi[0]-lo[0], hi[1]-lo[1], hi[2]-lo[2], 500);
+        },
+        get played() { return played; },
+        get frameCount() { return N; }
+      };
+    }
+    """
 }
 
 /// Writes a motion as a picture by the file extension: `.gif` (animated, delay 100/fps cs), `.png` (one frame:
