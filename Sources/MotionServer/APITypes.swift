@@ -27,13 +27,11 @@ extension Decoder {
         let known = Set(Keys.allCases.map(\.rawValue))
         // null is not a value of any field (the document gives none a null type); leaving the field out is.
         if let key = container.allKeys.sorted(by: { $0.stringValue < $1.stringValue }).first(where: { (try? container.decodeNil(forKey: $0)) == true }) {
-            let path = (codingPath.map { $0.intValue.map { "[\($0)]" } ?? ".\($0.stringValue)" }.joined() + ".\(key.stringValue)")
-                .trimmingCharacters(in: CharacterSet(charactersIn: "."))
+            let path = APIError.fieldPath(codingPath + [key])
             throw APIError(.unprocessableContent, "\(path) must not be null (leave it out instead)")
         }
         if let bad = container.allKeys.map(\.stringValue).sorted().first(where: { !known.contains($0) }) {
-            let path = (codingPath.map { $0.intValue.map { "[\($0)]" } ?? ".\($0.stringValue)" }.joined() + ".\(bad)")
-                .trimmingCharacters(in: CharacterSet(charactersIn: "."))
+            let path = APIError.fieldPath(codingPath + [AnyKey(stringValue: bad)])
             throw APIError(.unprocessableContent, "unknown field \"\(path)\" (known: \(Keys.allCases.map(\.rawValue).sorted().joined(separator: ", ")))")
         }
     }
@@ -57,7 +55,7 @@ public struct Integer<T: FixedWidthInteger & Decodable & Sendable>: Decodable, S
         let c = try decoder.singleValueContainer()
         do { value = try c.decode(T.self) } catch {
             guard let d = try? c.decode(Double.self) else { throw error }
-            let path = decoder.codingPath.map { $0.intValue.map { "[\($0)]" } ?? ".\($0.stringValue)" }.joined().trimmingCharacters(in: CharacterSet(charactersIn: "."))
+            let path = APIError.fieldPath(decoder.codingPath)
             throw APIError(.unprocessableContent, "\(path) must be an integer in \(T.min)...\(T.max), got \(d)")
         }
     }
@@ -73,8 +71,6 @@ public struct SamplingFields: Sendable {
     public var repetitionPenalty: Double?
     public var greedy: Bool?
     public var maxTokens: Int?
-
-    static let keys = ["seed", "temperature", "top_k", "top_p", "repetition_penalty", "greedy", "max_tokens"]
 }
 
 /// A motion sent in: joints (`[frames][joints][x, y, z]` in metres, y up, 22 HumanML3D joints or 21 KIT)

@@ -65,24 +65,26 @@ public struct APIError: Error, Sendable, CustomStringConvertible {
     /// Syntax errors (no coding path) are 400; values of the wrong type, missing or out of range are 422
     /// and name the field as a path like `motion.joints[3][5]`.
     static func decoding(_ e: DecodingError) -> APIError {
-        func path(_ keys: [CodingKey]) -> String {
-            keys.map { $0.intValue.map { "[\($0)]" } ?? ".\($0.stringValue)" }.joined().trimmingCharacters(in: CharacterSet(charactersIn: "."))
-        }
         switch e {
         case .dataCorrupted(let c) where c.codingPath.isEmpty:
             return APIError(.badRequest, "the body is not valid JSON: \(oneLine(c.underlyingError.map { "\($0)" } ?? c.debugDescription))")
         case .dataCorrupted(let c):
-            return APIError(.unprocessableContent, "\(path(c.codingPath)): \(oneLine(c.debugDescription))")
+            return APIError(.unprocessableContent, "\(fieldPath(c.codingPath)): \(oneLine(c.debugDescription))")
         case .typeMismatch(let type, let c):
             if c.codingPath.isEmpty { return APIError(.unprocessableContent, "the body must be a JSON object") }
-            return APIError(.unprocessableContent, "\(path(c.codingPath)) must be \(typeName(type))")
+            return APIError(.unprocessableContent, "\(fieldPath(c.codingPath)) must be \(typeName(type))")
         case .valueNotFound(let type, let c):
-            return APIError(.unprocessableContent, "\(path(c.codingPath)) must be \(typeName(type)), not null")
+            return APIError(.unprocessableContent, "\(fieldPath(c.codingPath)) must be \(typeName(type)), not null")
         case .keyNotFound(let k, let c):
-            return APIError(.unprocessableContent, "missing field \"\(path(c.codingPath + [k]))\"")
+            return APIError(.unprocessableContent, "missing field \"\(fieldPath(c.codingPath + [k]))\"")
         @unknown default:
             return APIError(.unprocessableContent, oneLine("\(e)"))
         }
+    }
+
+    /// A coding path as the API's messages name a field: `motion.joints[3][5]`.
+    static func fieldPath(_ keys: [CodingKey]) -> String {
+        keys.map { $0.intValue.map { "[\($0)]" } ?? ".\($0.stringValue)" }.joined().trimmingCharacters(in: CharacterSet(charactersIn: "."))
     }
 
     static func typeName(_ type: Any.Type) -> String {
