@@ -5,12 +5,18 @@ import MotionData
 /// drawn by inline JavaScript (own projection, no library, no network), play/pause, a frame slider,
 /// mouse-drag orbit and wheel zoom, floor grid, root path, title.
 public enum HTMLViewer {
+    /// `s` as HTML text or a double-quoted attribute value (`&`, `<`, `>`, `"` escaped).
+    public static func escape(_ s: String) -> String {
+        s.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;")
+            .replacingOccurrences(of: ">", with: "&gt;").replacingOccurrences(of: "\"", with: "&quot;")
+    }
+
     public static func page(_ motion: Motion, title: String) -> String {
         // Joint positions in millimetres as integers keep the page small and exact to 1 mm.
         let frames = motion.positions.map { "[" + $0.map { "\(Int(($0.x * 1000).rounded())),\(Int(($0.y * 1000).rounded())),\(Int(($0.z * 1000).rounded()))" }.joined(separator: ",") + "]" }
         let sides = sides(of: motion.skeleton)
         let bones = motion.skeleton.bones.map { "[\($0.0),\($0.1)]" }.joined(separator: ",")
-        let safeTitle = title.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;").replacingOccurrences(of: ">", with: "&gt;")
+        let safeTitle = escape(title)
         let jsTitle = String(decoding: (try? JSONSerialization.data(withJSONObject: [title], options: [])) ?? Data("[\"\"]".utf8), as: UTF8.self)
             .replacingOccurrences(of: "</", with: "<\\/")
         return """
