@@ -47,9 +47,9 @@ let package = Package(
         .target(name: "TextEncoder", dependencies: ["NeuralNetwork", "TensorEngine", "TextTokenizer"], swiftSettings: [.swiftLanguageMode(.v6)]),
         .target(name: "MotionDiffusion", dependencies: ["NeuralNetwork", "TensorEngine", "MotionData"]),
         .target(name: "ModelHub", dependencies: ["MotionDiffusion", "TextEncoder", "MotionT5", "MotionVQ", "MotionData", "NeuralNetwork", "TensorEngine", "TextTokenizer"]),
-        .target(name: "Generation", dependencies: ["ModelHub", "MotionT5", "MotionVQ", "MotionData", "NeuralNetwork", "TensorEngine", "TextTokenizer"]),
+        .target(name: "Generation", dependencies: ["ModelHub", "MotionDiffusion", "TextEncoder", "MotionT5", "MotionVQ", "MotionData", "NeuralNetwork", "TensorEngine", "TextTokenizer"]),
         .target(name: "Evaluation", dependencies: ["Generation", "ModelHub", "TextEncoder", "MotionVQ", "MotionData", "MotionRender", "NeuralNetwork", "TensorEngine"], swiftSettings: [.swiftLanguageMode(.v6)]),
-        .target(name: "Training", dependencies: ["Evaluation", "ModelHub", "TextEncoder", "MotionVQ", "MotionData", "MotionT5", "Generation", "NeuralNetwork", "TensorEngine", "TextTokenizer"]),
+        .target(name: "Training", dependencies: ["Evaluation", "ModelHub", "MotionDiffusion", "TextEncoder", "MotionVQ", "MotionData", "MotionT5", "Generation", "NeuralNetwork", "TensorEngine", "TextTokenizer"]),
         .target(name: "Fuzzing", dependencies: ["TensorEngine", "NeuralNetwork", "MotionData", "TextTokenizer", "MotionT5", "MotionVQ"]),
         .executableTarget(
             name: "motiongpt",

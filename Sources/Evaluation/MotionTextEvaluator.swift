@@ -332,18 +332,8 @@ public final class MotionTextEvaluator: Module, MotionTextEmbedder {
     }
 
     /// `path` read relative to the model folder unless absolute.
-    public static func textEncoderURL(_ path: String, relativeTo folder: URL) -> URL {
-        (path.hasPrefix("/") ? URL(fileURLWithPath: path) : folder.appendingPathComponent(path)).standardizedFileURL
-    }
+    public static func textEncoderURL(_ path: String, relativeTo folder: URL) -> URL { ModelFolder.resolve(path, relativeTo: folder) }
 
-    /// `target` as a path relative to `folder` (both absolute), for `text_encoder`: the two folders can
-    /// move together (`Models/evaluator` -> `../text-encoder`).
-    public static func relativePath(of target: URL, from folder: URL) -> String {
-        let a = folder.standardizedFileURL.pathComponents, b = target.standardizedFileURL.pathComponents
-        var common = 0
-        while common < a.count && common < b.count && a[common] == b[common] { common += 1 }
-        let up = [String](repeating: "..", count: a.count - common)
-        let parts = up + b[common...]
-        return parts.isEmpty ? "." : parts.joined(separator: "/")
-    }
+    /// `target` as a path relative to `folder` (both absolute), for `text_encoder`.
+    public static func relativePath(of target: URL, from folder: URL) -> String { ModelFolder.relativePath(of: target, from: folder) }
 }

@@ -67,6 +67,21 @@ public struct ModelFolder {
         self.modelType = json["model_type"] as? String ?? ""
     }
 
+    /// `path` read relative to `folder` unless absolute (a model naming another model folder).
+    public static func resolve(_ path: String, relativeTo folder: URL) -> URL {
+        (path.hasPrefix("/") ? URL(fileURLWithPath: path) : folder.appendingPathComponent(path)).standardizedFileURL
+    }
+
+    /// `target` as a path relative to `folder` (both absolute), so two folders can move together
+    /// (`Models/evaluator` -> `../text-encoder`).
+    public static func relativePath(of target: URL, from folder: URL) -> String {
+        let a = folder.standardizedFileURL.pathComponents, b = target.standardizedFileURL.pathComponents
+        var common = 0
+        while common < a.count && common < b.count && a[common] == b[common] { common += 1 }
+        let parts = [String](repeating: "..", count: a.count - common) + b[common...]
+        return parts.isEmpty ? "." : parts.joined(separator: "/")
+    }
+
     /// The path of `name` inside the folder.
     public func file(_ name: String) -> URL { url.appendingPathComponent(name) }
 

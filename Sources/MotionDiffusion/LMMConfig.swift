@@ -45,6 +45,14 @@ public struct LMMConfig: Codable, Equatable, Sendable {
     public var condDropRate: Float = 0.1
     /// Dropout in attention outputs and FFNs (training only).
     public var dropout: Float = 0
+    /// The sentence-encoder folder whose per-token features are the text condition, relative to the
+    /// model folder unless absolute (ours: `../text-encoder`); nil when the model reads no text.
+    public var textEncoder: String? = nil
+    /// Text tokens the condition holds: every caption's token features are zero-padded to this many, so
+    /// a caption's condition does not depend on the batch it is in (too long a caption is an error).
+    public var textMaxTokens: Int = 32
+    /// The frame rate the model generates at unless asked for another (the rate of its fine-tuning data).
+    public var fps: Float = 20
 
     public init() {}
 
@@ -54,6 +62,7 @@ public struct LMMConfig: Codable, Equatable, Sendable {
         case numCondLayers = "num_cond_layers", datasetNames = "dataset_names", numExperts = "num_experts", topk, gateType = "gate_type", gateNoise = "gate_noise"
         case textInputDim = "text_input_dim", musicInputDim = "music_input_dim", musicInputStride = "music_input_stride", guidanceScale = "guidance_scale"
         case condDropRate = "cond_drop_rate", dropout
+        case textEncoder = "text_encoder", textMaxTokens = "text_max_tokens", fps
     }
 
     public init(from decoder: Decoder) throws {
@@ -78,6 +87,9 @@ public struct LMMConfig: Codable, Equatable, Sendable {
         guidanceScale = try c.decodeIfPresent(Float.self, forKey: .guidanceScale) ?? d.guidanceScale
         condDropRate = try c.decodeIfPresent(Float.self, forKey: .condDropRate) ?? d.condDropRate
         dropout = try c.decodeIfPresent(Float.self, forKey: .dropout) ?? d.dropout
+        textEncoder = try c.decodeIfPresent(String.self, forKey: .textEncoder)
+        textMaxTokens = try c.decodeIfPresent(Int.self, forKey: .textMaxTokens) ?? d.textMaxTokens
+        fps = try c.decodeIfPresent(Float.self, forKey: .fps) ?? d.fps
     }
 
     /// Width of a frame's token row (`latent_part_dim * num_parts`).
@@ -103,6 +115,8 @@ public struct LMMConfig: Codable, Equatable, Sendable {
         }
         if let t = textInputDim, t < 1 { throw bad("text_input_dim must be positive, got \(t)") }
         if let m = musicInputDim, m < 1 { throw bad("music_input_dim must be positive, got \(m)") }
+        guard textMaxTokens >= 1 else { throw bad("text_max_tokens must be positive, got \(textMaxTokens)") }
+        guard fps.isFinite, fps > 0 else { throw bad("fps must be positive, got \(fps)") }
         guard guidanceScale.isFinite else { throw bad("guidance_scale is not finite") }
         guard (0...1).contains(condDropRate), (0..<1).contains(dropout) else { throw bad("cond_drop_rate and dropout must be in [0, 1)") }
     }

@@ -1,5 +1,6 @@
 import Foundation
 @testable import ModelHub
+import MotionData
 import MotionDiffusion
 import NeuralNetwork
 import TensorEngine
@@ -36,14 +37,20 @@ final class LMMFamilyTests: XCTestCase {
     func testSaveThenLoadThroughTheRegistry() throws {
         let m = try smallModel()
         let dir = tempDir()
-        try m.save(directory: dir)
+        let stats = try FeatureNormalizer(mean: (0..<669).map { Float($0) / 669 }, std: (0..<669).map { 1 + Float($0) / 100 })
+        try LMMModel(denoiser: m, normalizer: stats, textEncoder: nil).save(directory: dir)
         XCTAssertTrue(ModelRegistry.shared.modelTypes.contains("lmm"))
-        let loaded = try ModelHub.load(dir, as: LargeMotionModel.self, expected: "lmm")
+        let bundle = try ModelHub.load(dir, as: LMMModel.self, expected: "lmm")
+        XCTAssertEqual(bundle.normalizer.mean, stats.mean)
+        XCTAssertEqual(bundle.normalizer.std, stats.std)
+        XCTAssertNil(bundle.textEncoder)
+        let loaded = bundle.denoiser
         XCTAssertEqual(loaded.config, m.config)
         XCTAssertEqual(loaded.namedTensors().map(\.0), m.namedTensors().map(\.0))
         XCTAssertEqual(try output(loaded).maxAbsDifference(try output(m)), 0)
         // Existing folders are refused without force; F16 loads within F16 rounding.
         XCTAssertThrowsError(try m.save(directory: dir)) { XCTAssertTrue("\($0)".contains("config.json"), "\($0)") }
+        XCTAssertThrowsError(try LMMModel(denoiser: m, normalizer: stats, textEncoder: nil).save(directory: dir)) { XCTAssertTrue("\($0)".contains("exists"), "\($0)") }
         try m.save(directory: dir, force: true, dtype: .float16)
         let half = try LargeMotionModel.load(directory: dir)
         let (a, b) = (try output(half), try output(m))
@@ -72,5 +79,18 @@ final class LMMFamilyTests: XCTestCase {
         try writeSafeTensors(Array(m.namedTensors().dropFirst()), to: dir.appendingPathComponent("model.safetensors"))
         try JSONEncoder().encode(m.config).write(to: dir.appendingPathComponent("config.json"))
         XCTAssertThrowsError(try ModelHub.load(dir)) { XCTAssertTrue("\($0)".contains("missing keys: mask_token"), "\($0)") }
+        try writeSafeTensors(m.namedTensors(), to: dir.appendingPathComponent("model.safetensors"))
+        XCTAssertThrowsError(try ModelHub.load(dir)) { XCTAssertTrue("\($0)".contains("mean.npy"), "\($0)") }
+    }
+
+    /// HumanML3D statistics put in the unified layout: the values move, the absent parts get 0 / 1.
+    func testUnifiedStatisticsFromHumanML3D() throws {
+        let h = try FeatureNormalizer(mean: (0..<263).map { Float($0) }, std: (0..<263).map { 2 + Float($0) })
+        let u = try LMMModel.unifiedNormalizer(humanML3D: h)
+        XCTAssertEqual(u.mean.count, 669)
+        XCTAssertEqual(u.mean[0], 0); XCTAssertEqual(u.mean[3], 3); XCTAssertEqual(u.std[3], 5)
+        XCTAssertEqual(u.mean[4], 4)                                  // joint 1's position, 263 index 4
+        XCTAssertEqual(u.std[UnifiedMotion.faceRange.lowerBound], 1)  // face: absent
+        XCTAssertEqual(u.mean[UnifiedMotion.faceRange.lowerBound], 0)
     }
 }
