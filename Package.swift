@@ -91,7 +91,7 @@ let package = Package(
         // Fixtures (test rigs) are read from the source tree by path, as the shared data is.
         .testTarget(name: "MotionDataTests", dependencies: ["MotionData", "Evaluation", "TensorEngine"], exclude: ["Fixtures"]),
         .testTarget(name: "MotionVQTests", dependencies: ["MotionVQ", "NeuralNetwork", "TensorEngine"], resources: [.copy("Fixtures")]),
-        .testTarget(name: "TrainingTests", dependencies: ["Training", "ModelHub", "MotionVQ", "MotionData", "NeuralNetwork", "TensorEngine"]),
+        .testTarget(name: "TrainingTests", dependencies: ["Training", "ModelHub", "MotionDiffusion", "TextEncoder", "MotionVQ", "MotionData", "NeuralNetwork", "TensorEngine"]),
         .testTarget(name: "MotionGPTTests", dependencies: ["ModelHub", "Generation", "Training", "MotionVQ", "MotionT5", "MotionData", "TextTokenizer", "TensorEngine"], resources: [.copy("Fixtures")]),
         .testTarget(name: "MotionRenderTests", dependencies: ["MotionRender", "MotionData", "TensorEngine"]),
         .testTarget(name: "CLITests", dependencies: ["motiongpt", "MotionT5", "Evaluation", "TensorEngine"]),

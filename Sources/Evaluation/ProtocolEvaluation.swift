@@ -201,9 +201,24 @@ public final class ProtocolEvaluation {
         return false
     }
 
+    /// Runs `task` with a text-to-motion model of another family (the Large Motion Model): only `gt`
+    /// and `t2m`, scored exactly as a MotionGPT model's samples.
+    public func run(_ task: ProtocolTask, generator: any TextToMotionGenerator, modelName: String = "model", progress: (String) -> Void = { _ in }) throws -> Result {
+        guard task == .gt || task == .t2m else {
+            throw EvaluationError.invalidValue(argument: "task", detail: "\(task.rawValue) needs a MotionGPT model; this model is evaluated on gt and t2m")
+        }
+        return try run(task, model: nil, generator: generator, modelName: modelName, progress: progress)
+    }
+
     /// Runs `task` (`model` is required for every task but `gt`). `progress` gets one line at a time.
     public func run(_ task: ProtocolTask, model: MotionGPTModel?, modelName: String = "model", progress: (String) -> Void = { _ in }) throws -> Result {
-        if task != .gt && model == nil { throw EvaluationError.invalidValue(argument: "model", detail: "task \(task.rawValue) needs a model") }
+        try run(task, model: model, generator: nil, modelName: modelName, progress: progress)
+    }
+
+    func run(_ task: ProtocolTask, model: MotionGPTModel?, generator: (any TextToMotionGenerator)?, modelName: String, progress: (String) -> Void) throws -> Result {
+        if task != .gt && model == nil && !(task == .t2m && generator != nil) {
+            throw EvaluationError.invalidValue(argument: "model", detail: "task \(task.rawValue) needs a model")
+        }
         var real: [ProtocolMetric: [Double]] = [:], mine: [ProtocolMetric: [Double]] = [:]
         var notes: [String] = [], examples: [Example] = [], captions: [String: String] = [:]
         var pools = n / poolSize
@@ -231,7 +246,7 @@ public final class ProtocolEvaluation {
             progress("\(task.rawValue): repeat \(r + 1)/\(settings.repeats): real motion")
             var d = try draw(repeat: r)
             for (k, v) in try realMetrics(&d) { real[k, default: []].append(v) }
-            guard let model else { continue }
+            guard model != nil || generator != nil else { continue }
             var generated: [[Tensor]] = Array(repeating: [], count: n)
             var displacement: [DisplacementErrors] = []
             switch task {
@@ -241,6 +256,7 @@ public final class ProtocolEvaluation {
                 for (i, k) in [ProtocolMetric.top1, .top2, .top3].enumerated() { mine[k, default: []].append(x.top[i]) }
                 mine[.mmDist, default: []].append(x.mmDist)
             case .vq:
+                guard let model else { continue }
                 progress("vq: repeat \(r + 1)/\(settings.repeats): reconstructing \(d.windows.count) windows")
                 let rec = try d.windows.map { w -> Tensor in try model.motionTokenizer.decode(try model.motionTokenizer.encode(features: w)) }
                 let e = try embedder.embed(motions: rec)
@@ -253,19 +269,24 @@ public final class ProtocolEvaluation {
                         attempts += 1
                         progress("\(task.rawValue): repeat \(r + 1)/\(settings.repeats): sample \(i * perClip + j + 1)/\(n * perClip)")
                         do {
-                            let codes: [Int]
-                            switch task {
-                            case .t2m:
-                                var o = settings.sampling; o.seed = seed
-                                codes = try model.generateMotion(d.captions[i].text, frames: clip.features.shape[0], options: o).codes[0]
-                            case .pred:
-                                let s = try HeldOutEvaluation.predictionSample(model, clip: clip, seed: seed, options: settings.sampling)
-                                displacement.append(s.errors); codes = s.codes
-                            default:
-                                let s = try HeldOutEvaluation.inbetweenSample(model, clip: clip, seed: seed, options: settings.sampling)
-                                displacement.append(s.errors); codes = s.codes
-                            }
-                            let f = try model.motionTokenizer.decode(codes)
+                            let f: Tensor
+                            if let generator {
+                                f = try generator.generateFeatures(d.captions[i].text, frames: clip.features.shape[0], seed: seed)
+                            } else if let model {
+                                let codes: [Int]
+                                switch task {
+                                case .t2m:
+                                    var o = settings.sampling; o.seed = seed
+                                    codes = try model.generateMotion(d.captions[i].text, frames: clip.features.shape[0], options: o).codes[0]
+                                case .pred:
+                                    let s = try HeldOutEvaluation.predictionSample(model, clip: clip, seed: seed, options: settings.sampling)
+                                    displacement.append(s.errors); codes = s.codes
+                                default:
+                                    let s = try HeldOutEvaluation.inbetweenSample(model, clip: clip, seed: seed, options: settings.sampling)
+                                    displacement.append(s.errors); codes = s.codes
+                                }
+                                f = try model.motionTokenizer.decode(codes)
+                            } else { continue }
                             guard f.shape[0] >= embedder.minimumFrames else { failures += 1; continue }
                             generated[i].append(f)
                         } catch where HeldOutEvaluation.isTooShort(error) || Self.isNoMotion(error) {
@@ -327,3 +348,10 @@ public final class ProtocolEvaluation {
     }
 }
 
+
+/// A text-to-motion model of any family (the Large Motion Model's sampler), as the protocol evaluation
+/// asks it for samples: one caption, the ground truth's length, a seed per sample.
+public protocol TextToMotionGenerator {
+    /// Raw (not normalised) HumanML3D features `[T, 263]` of one sample of `caption` with `frames` frames.
+    func generateFeatures(_ caption: String, frames: Int, seed: UInt64) throws -> Tensor
+}

@@ -15,7 +15,7 @@ struct Train: ParsableCommand {
 
         Example: motiongpt train tokenizer --data Data/cmu-mocap-h3d --out runs/vq --config small --mirror
         """,
-        subcommands: [TrainTokenizer.self, TrainPretrain.self, TrainInstruct.self, TrainEvaluator.self])
+        subcommands: [TrainTokenizer.self, TrainPretrain.self, TrainInstruct.self, TrainEvaluator.self, TrainLMM.self])
 }
 
 /// Loop flags every training command shares.
