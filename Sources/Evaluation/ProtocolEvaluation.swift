@@ -264,14 +264,24 @@ public final class ProtocolEvaluation {
                 mine[.diversity, default: []].append(try ProtocolMetrics.diversity(e, times: settings.diversityTimes, seed: d.rng.next()))
             case .t2m, .pred, .inbetween:
                 for (i, clip) in clips.enumerated() {
+                    // Another family's sampler draws all samples of a caption in one batch.
+                    var batch: [Tensor] = []
+                    if let generator {
+                        progress("\(task.rawValue): repeat \(r + 1)/\(settings.repeats): samples \(i * perClip + 1)-\((i + 1) * perClip)/\(n * perClip)")
+                        let seeds = (0..<perClip).map { settings.seed &* 1_000_003 &+ UInt64(r * 1_000_000 + i * 1000 + $0) }
+                        batch = try generator.generateFeatures(d.captions[i].text, frames: clip.features.shape[0], seeds: seeds)
+                        guard batch.count == perClip else {
+                            throw EvaluationError.invalidValue(argument: "model", detail: "gave \(batch.count) samples for \(perClip) seeds")
+                        }
+                    }
                     for j in 0..<perClip {
                         let seed = settings.seed &* 1_000_003 &+ UInt64(r * 1_000_000 + i * 1000 + j)
                         attempts += 1
-                        progress("\(task.rawValue): repeat \(r + 1)/\(settings.repeats): sample \(i * perClip + j + 1)/\(n * perClip)")
+                        if generator == nil { progress("\(task.rawValue): repeat \(r + 1)/\(settings.repeats): sample \(i * perClip + j + 1)/\(n * perClip)") }
                         do {
                             let f: Tensor
-                            if let generator {
-                                f = try generator.generateFeatures(d.captions[i].text, frames: clip.features.shape[0], seed: seed)
+                            if generator != nil {
+                                f = batch[j]
                             } else if let model {
                                 let codes: [Int]
                                 switch task {
@@ -350,8 +360,10 @@ public final class ProtocolEvaluation {
 
 
 /// A text-to-motion model of any family (the Large Motion Model's sampler), as the protocol evaluation
-/// asks it for samples: one caption, the ground truth's length, a seed per sample.
+/// asks it for samples: one caption, the ground truth's length, one sample per seed (a sampler may draw
+/// them in one batch).
 public protocol TextToMotionGenerator {
-    /// Raw (not normalised) HumanML3D features `[T, 263]` of one sample of `caption` with `frames` frames.
-    func generateFeatures(_ caption: String, frames: Int, seed: UInt64) throws -> Tensor
+    /// Raw (not normalised) HumanML3D features `[T, 263]` of one sample of `caption` with `frames` frames
+    /// per seed, in the seeds' order.
+    func generateFeatures(_ caption: String, frames: Int, seeds: [UInt64]) throws -> [Tensor]
 }
