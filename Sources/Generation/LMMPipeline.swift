@@ -45,6 +45,10 @@ public struct LMMSamplingStopped: Error, CustomStringConvertible, Equatable {
     public let step: Int
     /// Steps the whole motion needed.
     public let totalSteps: Int
+    public init(step: Int, totalSteps: Int) {
+        self.step = step
+        self.totalSteps = totalSteps
+    }
     public var description: String { "sampling was stopped after step \(step) of \(totalSteps)" }
 }
 
