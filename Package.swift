@@ -62,7 +62,7 @@ let package = Package(
         .target(
             name: "MotionServer",
             dependencies: [
-                "Evaluation", "Generation", "ModelHub", "TextEncoder", "MotionRender", "MotionData", "NeuralNetwork", "TensorEngine",
+                "Evaluation", "Generation", "ModelHub", "MotionDiffusion", "TextEncoder", "MotionRender", "MotionData", "NeuralNetwork", "TensorEngine",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
@@ -82,7 +82,7 @@ let package = Package(
             swiftSettings: [.swiftLanguageMode(.v6)]
         ),
         .testTarget(name: "MotionServerTests", dependencies: [
-            "MotionServer", "MotionData", "TensorEngine",
+            "MotionServer", "ModelHub", "MotionDiffusion", "MotionData", "NeuralNetwork", "TensorEngine",
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "HummingbirdTesting", package: "hummingbird"),
         ], swiftSettings: [.swiftLanguageMode(.v6)]),
