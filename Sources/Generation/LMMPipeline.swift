@@ -276,7 +276,16 @@ public struct LMMPipeline {
             if text != nil { throw GenerationError.invalidInput("this model reads no text (it has no text_input_dim); leave the text out") }
             return [:]
         }
-        if let text { return ["text": try Tensor.withNoGrad { try model.textCondition([text]) }] }
+        if let text {
+            // Too long a caption is the caller's input, not a model fault: say so before encoding it.
+            if let encoder = model.textEncoder {
+                let (ids, truncated) = encoder.tokenize(text)
+                if truncated || ids.count > model.config.textMaxTokens {
+                    throw GenerationError.tooLarge("the text has \(truncated ? "more than \(ids.count)" : "\(ids.count)") tokens; this model reads at most \(model.config.textMaxTokens) (text_max_tokens)")
+                }
+            }
+            return ["text": try Tensor.withNoGrad { try model.textCondition([text]) }]
+        }
         return ["text": ConditionTokens(words: .zeros([1, model.config.textMaxTokens, width]), present: [0])]
     }
 

@@ -210,6 +210,9 @@ final class LMMPipelineTests: XCTestCase {
         XCTAssertTrue(message { try p.sample(frames: 5, text: nil, known: Tensor.zeros([5, 669])) }.contains("go together"))
         XCTAssertTrue(message { try p.sample(frames: 5, text: nil, known: Tensor.zeros([4, 669]), knownCells: Tensor.zeros([5, 10])) }.contains("[5, 669]"))
         XCTAssertTrue(message { try Self.pipeline(text: false).generate(text: "walk", frames: 5) }.contains("reads no text"))
+        let long = String(repeating: "a person walks and ", count: 10)
+        XCTAssertTrue(message { try p.generate(text: long, frames: 5) }.contains("tokens; this model reads at most 32 (text_max_tokens)"))
+        do { _ = try p.generate(text: long, frames: 5); XCTFail("a too long text sampled") } catch { XCTAssertEqual(ErrorKind.of(error), .tooLarge) }
         let clip = try Self.clip(frames: 6)
         var at30 = Self.fast; at30.fps = 30
         XCTAssertTrue(message { try p.edit(motion: clip, parts: [.leftArm], text: "wave", options: at30) }.contains("20.0 fps"))
