@@ -62,7 +62,7 @@ let package = Package(
         .target(
             name: "MotionServer",
             dependencies: [
-                "Evaluation", "Generation", "ModelHub", "TextEncoder", "MotionRender", "MotionData", "NeuralNetwork", "TensorEngine",
+                "Evaluation", "Generation", "ModelHub", "MotionDiffusion", "TextEncoder", "MotionRender", "MotionData", "NeuralNetwork", "TensorEngine",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
@@ -82,7 +82,7 @@ let package = Package(
             swiftSettings: [.swiftLanguageMode(.v6)]
         ),
         .testTarget(name: "MotionServerTests", dependencies: [
-            "MotionServer", "MotionData", "TensorEngine",
+            "MotionServer", "ModelHub", "MotionDiffusion", "MotionData", "NeuralNetwork", "TensorEngine",
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "HummingbirdTesting", package: "hummingbird"),
         ], swiftSettings: [.swiftLanguageMode(.v6)]),
@@ -94,7 +94,8 @@ let package = Package(
         .testTarget(name: "TrainingTests", dependencies: ["Training", "ModelHub", "MotionDiffusion", "TextEncoder", "MotionVQ", "MotionData", "NeuralNetwork", "TensorEngine"]),
         .testTarget(name: "MotionGPTTests", dependencies: ["ModelHub", "Generation", "Training", "MotionVQ", "MotionT5", "MotionData", "TextTokenizer", "TensorEngine"], resources: [.copy("Fixtures")]),
         .testTarget(name: "MotionRenderTests", dependencies: ["MotionRender", "MotionData", "TensorEngine"]),
-        .testTarget(name: "CLITests", dependencies: ["motiongpt", "MotionT5", "Evaluation", "TensorEngine"]),
+        .testTarget(name: "CLITests", dependencies: ["motiongpt", "MotionT5", "Evaluation", "ModelHub", "MotionDiffusion", "MotionData", "TensorEngine"]),
+        .testTarget(name: "LMMPipelineTests", dependencies: ["Generation", "ModelHub", "MotionDiffusion", "MotionData", "TextEncoder", "NeuralNetwork", "TensorEngine"]),
         .testTarget(name: "FuzzTests", dependencies: ["Fuzzing", "TensorEngine", "NeuralNetwork"]),
         .testTarget(name: "ModelHubTests", dependencies: ["ModelHub", "MotionDiffusion", "Generation", "Training", "MotionT5", "MotionVQ", "MotionData", "NeuralNetwork", "TensorEngine", "TextTokenizer"]),
         .testTarget(name: "TextTokenizerTests", dependencies: ["TextTokenizer"], resources: [.copy("Fixtures")]),

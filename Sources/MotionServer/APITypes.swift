@@ -169,8 +169,11 @@ struct EditRequest: StrictBody {
     var text: String
     var model: String?
     var seed: Integer<UInt64>?
+    var steps: Integer<Int>?
+    var guidance: Double?
+    var bvh: Bool?, gif: Bool?
 
-    enum CodingKeys: String, CodingKey, CaseIterable { case motion, parts, text, model, seed }
+    enum CodingKeys: String, CodingKey, CaseIterable { case motion, parts, text, model, seed, steps, guidance, bvh, gif }
 }
 
 /// One chat message; `<motion>` in `content` stands for the next of `motions`, in order.
@@ -278,6 +281,15 @@ struct MotionTaskResponse: Encodable, Sendable {
     var unterminated: Bool
 }
 
+struct EditResponse: Encodable, Sendable {
+    var model: String
+    var motion: MotionAnswer
+    /// The parts regenerated, groups expanded (user names: `larm` is the body's left arm).
+    var parts: [String]
+    var steps: Int
+    var seed: UInt64
+}
+
 struct ChatResponse: Encodable, Sendable {
     var model: String
     var text: String
@@ -303,7 +315,7 @@ struct ModelInfo: Encodable, Sendable {
 
 struct ModelsResponse: Encodable, Sendable {
     var models: [ModelInfo]
-    /// Part editing needs a Large Motion Model; none can be loaded yet.
+    /// Whether a Large Motion Model is loaded, so `/v1/edit` answers.
     var partEditing: Bool
 }
 

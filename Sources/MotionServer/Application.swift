@@ -4,6 +4,7 @@ import Hummingbird
 import Logging
 import ModelHub
 import MotionData
+import MotionDiffusion
 import MotionRender
 import NeuralNetwork
 import TensorEngine
@@ -81,7 +82,7 @@ public final class MotionServer: Sendable {
     func playground() -> Response {
         var h = HTTPFields()
         h[.contentType] = "text/html; charset=utf-8"
-        return Response(status: .ok, headers: h, body: .init(byteBuffer: ByteBuffer(string: Playground.page(partEditing: false, keyRequired: configuration.apiKey != nil))))
+        return Response(status: .ok, headers: h, body: .init(byteBuffer: ByteBuffer(string: Playground.page(partEditing: models.lmm != nil, keyRequired: configuration.apiKey != nil))))
     }
 
     func health() async throws -> Response {
@@ -96,7 +97,7 @@ public final class MotionServer: Sendable {
 
     func listModels() throws -> Response {
         try json(ModelsResponse(models: models.listing.map { ModelInfo(name: $0.name, modelType: $0.modelType, role: $0.role, summary: $0.summary, path: $0.path) },
-                                partEditing: false))
+                                partEditing: models.lmm != nil))
     }
 
     // MARK: tasks
@@ -178,18 +179,37 @@ public final class MotionServer: Sendable {
         })
     }
 
-    /// Part editing is the Large Motion Model's task; no LMM family exists yet, so a valid request is
-    /// answered 501 (after the same checks a served one would get, so clients see their mistakes first).
+    /// Part editing with the loaded Large Motion Model: the chosen parts regenerated under the text,
+    /// every other part kept (`LMMPipeline.edit`). Without an LMM a valid request is answered 501 (after
+    /// the same checks a served one gets, so clients see their mistakes first).
     func edit(_ request: Request) async throws -> Response {
         let req = try await decode(EditRequest.self, request)
-        _ = try readMotion(req.motion, field: "motion")
-        _ = try checkText(req.text, field: "text")
+        let motion = try readMotion(req.motion, field: "motion")
+        let text = try checkText(req.text, field: "text")
         guard !req.parts.isEmpty else { throw APIError(.unprocessableContent, "parts is empty (name some of \(Self.parts.joined(separator: ", ")))") }
         if let bad = req.parts.first(where: { !Self.parts.contains($0) }) {
             throw APIError(.unprocessableContent, "unknown body part \"\(bad.prefix(40))\" (use \(Self.parts.joined(separator: ", ")))")
         }
-        if let name = req.model { throw APIError(.notFound, "no model named \"\(name.prefix(80))\" can edit parts: no LMM model is loaded") }
-        throw APIError(.notImplemented, "no LMM model loaded: part editing needs a Large Motion Model folder (model_type lmm), which this build cannot load yet")
+        let steps = req.steps?.value ?? 50
+        guard (1...1000).contains(steps) else { throw APIError(.unprocessableContent, "steps must be in 1...1000, got \(steps)") }
+        if let g = req.guidance, !(g.isFinite && abs(g) <= 1000) { throw APIError(.unprocessableContent, "guidance must be in -1000...1000, got \(g)") }
+        guard let loaded = models.lmm else {
+            if let name = req.model { throw APIError(.notFound, "no model named \"\(name.prefix(80))\" can edit parts: no LMM model is loaded") }
+            throw APIError(.notImplemented, "no LMM model loaded: part editing needs a Large Motion Model folder (model_type lmm) served with --model")
+        }
+        if let name = req.model, name != loaded.name { throw APIError(.notFound, "no model named \"\(name.prefix(80))\" can edit parts (loaded: \(loaded.name))") }
+        let chosen = try BodyPart.parseList(req.parts.joined(separator: ","), available: LMMPipeline.generatedParts)
+        let unified = try UnifiedMotion(motion: motion)
+        let options = LMMSampling(guidance: req.guidance.map(Float.init), steps: steps, seed: req.seed?.value ?? 0)
+        let want = Formats(req.bvh, req.gif, false)
+        return try await run(loaded, stream: false, maxTokens: steps, work: { model, job in
+            try LMMPipeline(model: model).edit(motion: unified, parts: chosen, text: text, options: options) { step in
+                job.shouldStop() ? .stop : .proceed
+            }
+        }, finish: { [self] r in
+            EditResponse(model: loaded.name, motion: try answer(try r.motion(), codes: [], want, title: text),
+                         parts: chosen.map(\.userName), steps: steps, seed: options.seed)
+        })
     }
 
     static let parts = ["root", "head", "stem", "larm", "rarm", "lleg", "rleg", "lhand", "rhand", "face", "upper", "lower", "body"]

@@ -3,7 +3,7 @@ import MotionRender
 /// The playground: one page, no network but its own server, the HTML viewer's code for the 3D view.
 /// It generates with progress (server-sent events read from `fetch`), plays the answer, captions an
 /// uploaded BVH, offers BVH / GIF / JSON downloads and keeps the last few results. Part regeneration
-/// is shown only when the server has a Large Motion Model (`partEditing`), which no build has yet.
+/// is shown only when the server has a Large Motion Model (`partEditing`).
 enum Playground {
     static func page(partEditing: Bool, keyRequired: Bool) -> String {
         """

@@ -19,8 +19,8 @@ public struct LoadedServerModel<Model>: Sendable {
 }
 
 /// The models a server answers with. MotionGPT answers the motion and text tasks, the sentence encoder
-/// `/v1/embed`, the evaluator (when present) scores text-motion agreement. There is no Large Motion
-/// Model family yet, so part editing answers 501.
+/// `/v1/embed`, the evaluator (when present) scores text-motion agreement, a Large Motion Model (when
+/// present) edits body parts (`/v1/edit`, 501 without one).
 public struct ServerModels: Sendable {
     /// Text to motion, captions, prediction, in-between, chat.
     public var motionGPT: LoadedServerModel<MotionGPTModel>?
@@ -28,11 +28,13 @@ public struct ServerModels: Sendable {
     public var textEncoder: LoadedServerModel<SentenceEncoder>?
     /// Text-motion agreement (`score` in `/v1/generate`).
     public var evaluator: LoadedServerModel<MotionTextEvaluator>?
+    /// Part editing (`/v1/edit`).
+    public var lmm: LoadedServerModel<LMMModel>?
 
     /// Models loaded elsewhere (tests, embedding the server in another program).
     public init(motionGPT: LoadedServerModel<MotionGPTModel>? = nil, textEncoder: LoadedServerModel<SentenceEncoder>? = nil,
-                evaluator: LoadedServerModel<MotionTextEvaluator>? = nil) {
-        self.motionGPT = motionGPT; self.textEncoder = textEncoder; self.evaluator = evaluator
+                evaluator: LoadedServerModel<MotionTextEvaluator>? = nil, lmm: LoadedServerModel<LMMModel>? = nil) {
+        self.motionGPT = motionGPT; self.textEncoder = textEncoder; self.evaluator = evaluator; self.lmm = lmm
     }
 
     /// Every loaded model, for `/v1/models`.
@@ -41,12 +43,13 @@ public struct ServerModels: Sendable {
         if let m = motionGPT { out.append((m.name, m.path, m.modelType, m.summary, "motion and text tasks")) }
         if let m = textEncoder { out.append((m.name, m.path, m.modelType, m.summary, "sentence vectors (/v1/embed)")) }
         if let m = evaluator { out.append((m.name, m.path, m.modelType, m.summary, "text-motion agreement (score in /v1/generate)")) }
+        if let m = lmm { out.append((m.name, m.path, m.modelType, m.summary, "part editing (/v1/edit)")) }
         return out.map { (name: $0.0, path: $0.1, modelType: $0.2, summary: $0.3, role: $0.4) }
     }
 
     /// Loads model folders; each folder's `config.json` `model_type` says which role it takes. With no
     /// folder of a role given, the bundled one (`Models/default`, `Models/text-encoder`,
-    /// `Models/evaluator`, found by `ModelLocator`) is loaded when present; `requireMotionGPT` makes a
+    /// `Models/evaluator`, `Models/lmm`, found by `ModelLocator`) is loaded when present; `requireMotionGPT` makes a
     /// missing MotionGPT model an error (the server's default; tests load only what they need).
     public static func load(_ directories: [URL], bundled: Bool = true, requireMotionGPT: Bool = true,
                             executable: URL? = Bundle.main.executableURL) throws -> ServerModels {
@@ -54,7 +57,7 @@ public struct ServerModels: Sendable {
         for dir in directories { try models.add(dir) }
         if bundled {
             let roles: [(String, Bool)] = [("default", models.motionGPT == nil), ("text-encoder", models.textEncoder == nil),
-                                           ("evaluator", models.evaluator == nil)]
+                                           ("evaluator", models.evaluator == nil), ("lmm", models.lmm == nil)]
             for (name, missing) in roles where missing {
                 if let dir = try? ModelLocator.resolve(nil, bundled: name, environment: [:], executable: executable) { try models.add(dir) }
             }
@@ -83,8 +86,11 @@ public struct ServerModels: Sendable {
         case MotionTextEvaluator.modelType:
             evaluator = LoadedServerModel(name: name, path: dir.path, modelType: folder.modelType, summary: summary,
                                           container: ModelContainer(try MotionTextEvaluator.load(directory: dir)))
+        case LMMFamily.modelType:
+            lmm = LoadedServerModel(name: name, path: dir.path, modelType: folder.modelType, summary: summary,
+                                    container: ModelContainer(try LMMModel.load(folder)))
         default:
-            throw ModelHubError.notFound("\(dir.path): model_type \"\(folder.modelType)\" is not served (serve motiongpt, bert or motion-text-evaluator folders)")
+            throw ModelHubError.notFound("\(dir.path): model_type \"\(folder.modelType)\" is not served (serve motiongpt, bert, motion-text-evaluator or lmm folders)")
         }
     }
 }

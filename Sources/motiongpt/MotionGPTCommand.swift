@@ -16,7 +16,7 @@ struct MotionGPTCommand: ParsableCommand {
         Example: motiongpt generate "a person walks forward" -o walk.bvh && motiongpt render walk.bvh -o walk.gif
         """,
         version: MotionGPTVersion.string,
-        subcommands: [Generate.self, Caption.self, Predict.self, Inbetween.self, Chat.self, Convert.self, Render.self,
+        subcommands: [Generate.self, Caption.self, Predict.self, Inbetween.self, Edit.self, Chat.self, Convert.self, Render.self,
                       Tokenize.self, Detokenize.self, LM.self, Embed.self, Train.self, Evaluate.self, Metric.self, ConvertCheckpoint.self, Export.self, Bench.self, Fuzz.self]
     )
 

@@ -5,7 +5,7 @@ import XCTest
 /// diff), every command shows an example, and the bundled model is found from any working directory.
 final class HelpAndModelLookupTests: XCTestCase {
     static let golden = CLITests.repoRoot.appendingPathComponent("Tests/CLITests/Golden/help.txt")
-    static let commands: [[String]] = [[], ["generate"], ["caption"], ["predict"], ["inbetween"], ["chat"], ["convert"], ["render"],
+    static let commands: [[String]] = [[], ["generate"], ["caption"], ["predict"], ["inbetween"], ["edit"], ["chat"], ["convert"], ["render"],
                                        ["tokenize"], ["detokenize"], ["lm"], ["embed"], ["train"], ["train", "tokenizer"], ["train", "pretrain"],
                                        ["train", "instruct"], ["train", "evaluator"], ["evaluate"], ["metric"], ["metric", "fid"], ["metric", "diversity"],
                                        ["metric", "multimodality"], ["metric", "rprecision"], ["metric", "bleu"], ["metric", "rouge"],

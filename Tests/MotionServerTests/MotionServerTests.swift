@@ -2,7 +2,11 @@ import Foundation
 import Hummingbird
 import HummingbirdTesting
 @testable import MotionServer
+import ModelHub
 import MotionData
+import MotionDiffusion
+import NeuralNetwork
+import TensorEngine
 import XCTest
 
 /// The bundled models, loaded once for the whole test process (loading is the slow part).
@@ -238,6 +242,56 @@ final class MotionServerTests: XCTestCase {
             let joints = #"{"joints": \#(Array(repeating: "[" + Array(repeating: "[0,1,0]", count: 22).joined(separator: ",") + "]", count: 8).joined(separator: ",").wrappedInBrackets)}"#
             try assertError(try await post(client, "/v1/edit", #"{"motion": \#(joints), "parts": ["larm"], "text": "wave"}"#), 501, "no LMM model loaded")
             try assertError(try await post(client, "/v1/edit", #"{"motion": \#(joints), "parts": ["tail"], "text": "wave"}"#), 422, "unknown body part \"tail\"")
+        }
+    }
+
+    /// A tiny random LMM (1 layer, 16-frame windows, MiniLM text) served next to the bundled models.
+    func lmmModels() throws -> ServerModels {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("server-lmm-\(UUID().uuidString)/lmm")
+        addTeardownBlock { try? FileManager.default.removeItem(at: dir.deletingLastPathComponent()) }
+        var c = LMMConfig()
+        c.latentPartDim = 4; c.timeEmbedDim = 8; c.numLayers = 1; c.numCondLayers = 1; c.maxSeqLen = 16
+        c.textInputDim = 384; c.textEncoder = TestModels.root.appendingPathComponent("Models/text-encoder").path
+        let m = try LargeMotionModel(config: c, seed: 1)
+        var rng = SeededRNG(seed: 2)
+        for (_, p) in m.namedParameters() { p.assign(Tensor.randn(p.shape, std: 0.2, rng: &rng)) }
+        let stats = try LMMModel.unifiedNormalizer(humanML3D: try FeatureNormalizer(directory: TestModels.root.appendingPathComponent("Data/cmu-mocap-h3d")))
+        try LMMModel(denoiser: m, normalizer: stats, textEncoder: nil).save(directory: dir)
+        var models = TestModels.all
+        try models.add(dir)
+        return models
+    }
+
+    func testEditWithAnLMMKeepsTheOtherParts() async throws {
+        let server = MotionServer(configuration: ServerConfiguration(), models: try lmmModels())
+        let app = Application(router: server.buildRouter())
+        // A real CMU clip, 12 frames of joints.
+        let clip = try Motion(features: try readNpy(TestModels.root.appendingPathComponent("Data/cmu-mocap-h3d/new_joint_vecs/03_02_00.npy")).slice(dim: 0, 0, 12))
+        let joints = "{\"joints\": [" + clip.positions.map { "[" + $0.map { "[\($0.x),\($0.y),\($0.z)]" }.joined(separator: ",") + "]" }.joined(separator: ",") + "]}"
+        // What the server edits: the clip's HumanML3D features (canonical placement, one frame fewer).
+        let given = try UnifiedMotion(motion: clip).motion()
+        try await app.test(.router) { client in
+            let models = try object(try await client.execute(uri: "/v1/models", method: .get) { $0 })
+            XCTAssertEqual(models["part_editing"] as? Bool, true)
+            let r = try await post(client, "/v1/edit", #"{"motion": \#(joints), "parts": ["larm", "rarm"], "text": "a person waves", "steps": 3, "seed": 4}"#)
+            XCTAssertEqual(r.status, .ok, String(buffer: r.body))
+            let o = try object(r)
+            XCTAssertEqual(o["parts"] as? [String], ["rarm", "larm"])
+            XCTAssertEqual(o["steps"] as? Int, 3)
+            XCTAssertEqual(o["model"] as? String, "lmm")
+            let motion = o["motion"] as! [String: Any]
+            let out = (motion["joints"] as! [[[Double]]]).map { $0.map { SIMD3<Float>(Float($0[0]), Float($0[1]), Float($0[2])) } }
+            XCTAssertEqual(out.count, 11)
+            var legs: Float = 0, arms: Float = 0
+            for (a, b) in zip(out, given.positions) {
+                for j in [0, 1, 2, 4, 5, 7, 8, 10, 11] { let d = a[j] - b[j]; legs = max(legs, (d * d).sum().squareRoot()) }
+                for j in [18, 19, 20, 21] { let d = a[j] - b[j]; arms = max(arms, (d * d).sum().squareRoot()) }
+            }
+            XCTAssertLessThan(legs, 0.01, "the legs hang on the kept root")
+            XCTAssertGreaterThan(arms, 0.05, "the arms are regenerated")
+            try assertError(try await post(client, "/v1/edit", #"{"motion": \#(joints), "parts": ["lhand"], "text": "wave"}"#), 422, "no lhand part")
+            try assertError(try await post(client, "/v1/edit", #"{"motion": \#(joints), "parts": ["larm"], "text": "wave", "steps": 0}"#), 422, "steps must be in 1...1000")
+            try assertError(try await post(client, "/v1/edit", #"{"motion": \#(joints), "parts": ["larm"], "text": "wave", "model": "other"}"#), 404, "loaded: lmm")
         }
     }
 

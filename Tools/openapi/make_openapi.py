@@ -56,7 +56,13 @@ schemas = {
      "model": {"type": "string"}, "motion": ref("Motion"), "sampler": ref("Sampler"), "tokens": {"type": "integer"}, "unterminated": {"type": "boolean"}}},
   "EditRequest": {"type": "object", "additionalProperties": False, "required": ["motion", "parts", "text"], "properties": {"motion": ref("MotionInput"),
      "parts": {"type": "array", "minItems": 1, "items": {"type": "string", "enum": ["root", "head", "stem", "larm", "rarm", "lleg", "rleg", "lhand", "rhand", "face", "upper", "lower", "body"]}},
-     "text": {"type": "string", "minLength": 1, "maxLength": 200, "pattern": "\\S"}, "model": {"type": "string"}, "seed": sampling["seed"]}},
+     "text": {"type": "string", "minLength": 1, "maxLength": 200, "pattern": "\\S"}, "model": {"type": "string"}, "seed": sampling["seed"],
+     "steps": {"type": "integer", "minimum": 1, "maximum": 1000, "description": "DDIM steps (default 50, the official schedule)"},
+     "guidance": {"type": "number", "minimum": -1000, "maximum": 1000, "description": "classifier-free guidance scale (default: the model's; 0 or less: none)"},
+     "bvh": formats["bvh"], "gif": formats["gif"]}},
+  "EditResponse": {"type": "object", "required": ["model", "motion", "parts", "steps", "seed"], "properties": {
+     "model": {"type": "string"}, "motion": ref("Motion"), "parts": {"type": "array", "items": {"type": "string"}, "description": "the parts regenerated (groups expanded)"},
+     "steps": {"type": "integer"}, "seed": {"type": "integer"}}},
   "ChatMessage": {"type": "object", "additionalProperties": False, "required": ["role", "content"], "properties": {
      "role": {"type": "string", "enum": ["system", "user", "assistant"]}, "content": {"type": "string", "minLength": 1, "maxLength": 200, "pattern": "\\S", "description": "<motion> stands for the next of motions; motions without placeholders follow the text"},
      "motions": {"type": "array", "items": ref("MotionInput")}}},
@@ -102,7 +108,7 @@ doc = {"openapi": "3.1.0", "info": {"title": "motiongpt-server", "version": "0.2
     "/v1/caption": post("Caption a motion", "CaptionRequest", "CaptionResponse"),
     "/v1/predict": post("Predict the continuation of a motion", "PredictRequest", "MotionTaskResponse"),
     "/v1/inbetween": post("Inbetween two motions", "InbetweenRequest", "MotionTaskResponse"),
-    "/v1/edit": post("Edit body parts of a motion (needs a Large Motion Model: 501 until one is loaded)", "EditRequest", "MotionTaskResponse", extra=["501"], stream=False),
+    "/v1/edit": post("Edit body parts of a motion (needs a Large Motion Model: 501 when none is loaded)", "EditRequest", "EditResponse", extra=["501"], stream=False),
     "/v1/chat": post("Chat: free instructions, motions inline", "ChatRequest", "ChatResponse"),
     "/v1/embed": post("Embed sentences", "EmbedRequest", "EmbedResponse", stream=False),
   }}
