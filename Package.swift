@@ -48,7 +48,7 @@ let package = Package(
         .target(name: "MotionDiffusion", dependencies: ["NeuralNetwork", "TensorEngine", "MotionData"]),
         .target(name: "ModelHub", dependencies: ["MotionDiffusion", "TextEncoder", "MotionT5", "MotionVQ", "MotionData", "NeuralNetwork", "TensorEngine", "TextTokenizer"]),
         .target(name: "Generation", dependencies: ["ModelHub", "MotionDiffusion", "TextEncoder", "MotionT5", "MotionVQ", "MotionData", "NeuralNetwork", "TensorEngine", "TextTokenizer"]),
-        .target(name: "Evaluation", dependencies: ["Generation", "ModelHub", "TextEncoder", "MotionVQ", "MotionData", "MotionRender", "NeuralNetwork", "TensorEngine"], swiftSettings: [.swiftLanguageMode(.v6)]),
+        .target(name: "Evaluation", dependencies: ["Generation", "ModelHub", "MotionDiffusion", "TextEncoder", "MotionVQ", "MotionData", "MotionRender", "NeuralNetwork", "TensorEngine"], swiftSettings: [.swiftLanguageMode(.v6)]),
         .target(name: "Training", dependencies: ["Evaluation", "ModelHub", "MotionDiffusion", "TextEncoder", "MotionVQ", "MotionData", "MotionT5", "Generation", "NeuralNetwork", "TensorEngine", "TextTokenizer"]),
         .target(name: "Fuzzing", dependencies: ["TensorEngine", "NeuralNetwork", "MotionData", "TextTokenizer", "MotionT5", "MotionVQ"]),
         .executableTarget(
@@ -95,7 +95,7 @@ let package = Package(
         .testTarget(name: "MotionGPTTests", dependencies: ["ModelHub", "Generation", "Training", "MotionVQ", "MotionT5", "MotionData", "TextTokenizer", "TensorEngine"], resources: [.copy("Fixtures")]),
         .testTarget(name: "MotionRenderTests", dependencies: ["MotionRender", "MotionData", "TensorEngine"]),
         .testTarget(name: "CLITests", dependencies: ["motiongpt", "MotionT5", "Evaluation", "ModelHub", "MotionDiffusion", "MotionData", "TensorEngine"]),
-        .testTarget(name: "LMMPipelineTests", dependencies: ["Generation", "ModelHub", "MotionDiffusion", "MotionData", "TextEncoder", "NeuralNetwork", "TensorEngine"]),
+        .testTarget(name: "LMMPipelineTests", dependencies: ["Evaluation", "Generation", "ModelHub", "MotionDiffusion", "MotionData", "TextEncoder", "NeuralNetwork", "TensorEngine"]),
         .testTarget(name: "FuzzTests", dependencies: ["Fuzzing", "TensorEngine", "NeuralNetwork"]),
         .testTarget(name: "ModelHubTests", dependencies: ["ModelHub", "MotionDiffusion", "Generation", "Training", "MotionT5", "MotionVQ", "MotionData", "NeuralNetwork", "TensorEngine", "TextTokenizer"]),
         .testTarget(name: "TextTokenizerTests", dependencies: ["TextTokenizer"], resources: [.copy("Fixtures")]),

@@ -229,7 +229,7 @@ public struct LMMPipeline {
                 }
                 let noise = Tensor.randn([1, len, d], rng: &rng)
                 let partMask = Tensor((0..<len).flatMap { _ in present }, shape: [1, len, np])
-                let inputs = LMMInputs(timesteps: [0], partMask: partMask, lengths: [len], fps: [fps], datasetIndex: [0], conditions: conditions)
+                let inputs = LMMInputs(timesteps: [0], partMask: partMask, lengths: [len], fps: [fps], datasetIndex: [sampleDataset], conditions: conditions)
                 let anyGiven = cells.contains { $0 > 0 }
                 var sampler = try model.denoiser.ddimSampler(
                     noise: noise, inputs: inputs, guidance: guidance, sections: options.sections,
@@ -290,6 +290,54 @@ public struct LMMPipeline {
     }
 
     // MARK: tasks
+
+    /// The read-in/read-out set samples go through: the data's own set (index 1, what training feeds 90% of
+    /// samples) when the model has one besides the shared `all` set (index 0, the other 10%).
+    public var sampleDataset: Int { model.config.datasetNames.count > 1 ? 1 : 0 }
+
+    /// Text to motion for several seeds at once (one batch through the denoiser, the guided halves
+    /// included): sample `i` equals `generate(text:frames:)` with `options.seed = seeds[i]` up to the
+    /// rounding of batched products. Motions longer than one window are sampled one seed after another.
+    public func generate(text: String?, frames: Int, seeds: [UInt64], options: LMMSampling = LMMSampling()) throws -> [UnifiedMotion] {
+        guard !seeds.isEmpty else { return [] }
+        guard frames <= window, seeds.count > 1 else {
+            return try seeds.map { seed in var o = options; o.seed = seed; return try sample(frames: frames, text: text, options: o) }
+        }
+        try options.validate()
+        guard frames >= 1 else { throw GenerationError.invalidInput("a motion needs at least 1 frame, got \(frames)") }
+        let b = seeds.count, d = UnifiedMotion.dimension, np = BodyPart.allCases.count
+        let fps = options.fps ?? model.config.fps
+        let present = BodyPart.allCases.map { Self.generatedParts.contains($0) ? Float(1) : 0 }
+        var conditions = try textConditions(text)
+        for (name, c) in conditions {
+            conditions[name] = ConditionTokens(words: Tensor.concat([Tensor](repeating: c.words, count: b), dim: 0),
+                                               present: [Float](repeating: c.present[0], count: b))
+        }
+        let guidance: Float? = {
+            guard text != nil else { return nil }
+            let g = options.guidance ?? model.config.guidanceScale
+            return g > 0 ? g : nil
+        }()
+        // Each seed's noise exactly as the one-seed path draws it.
+        let noise = Tensor.concat(seeds.map { seed -> Tensor in var rng = SeededRNG(seed: seed); return Tensor.randn([1, frames, d], rng: &rng) }, dim: 0)
+        let partMask = Tensor((0..<(b * frames)).flatMap { _ in present }, shape: [b, frames, np])
+        let inputs = LMMInputs(timesteps: [Float](repeating: 0, count: b), partMask: partMask, lengths: [Int](repeating: frames, count: b),
+                               fps: [Float](repeating: fps, count: b), datasetIndex: [Int](repeating: sampleDataset, count: b), conditions: conditions)
+        let out: Tensor = try Tensor.withNoGrad {
+            var sampler = try model.denoiser.ddimSampler(noise: noise, inputs: inputs, guidance: guidance, sections: options.sections)
+            let run = sampler.run { _ in .proceed }
+            if let e = sampler.error { throw e }
+            guard let latent = run.latent else { throw LMMSamplingStopped(step: run.stepsRun, totalSteps: sampler.totalSteps) }
+            return latent
+        }
+        let mask = Tensor((0..<frames).flatMap { _ in present }, shape: [frames, np])
+        let owner = UnifiedMotion.valueMask(Tensor((0..<np).map(Float.init), shape: [np])).scalars.map { Int($0) }
+        return try (0..<b).map { i in
+            var raw = try model.normalizer.denormalize(out.slice(dim: 0, i, i + 1).reshaped([frames, d]).copy()).scalars
+            for k in 0..<(frames * d) where present[owner[k % d]] == 0 { raw[k] = 0 }
+            return try UnifiedMotion(features: Tensor(raw, shape: [frames, d]), mask: mask, fps: fps)
+        }
+    }
 
     /// Frames for `seconds` at the rate the options ask (the model's rate by default), at least 1.
     public func frames(seconds: Float, options: LMMSampling = LMMSampling()) throws -> Int {

@@ -17,7 +17,9 @@ struct Evaluate: ParsableCommand {
         task but gt. Each number is the mean over --repeat draws with its 95% interval; every table says \
         its N, pool size and vectors per side. The learned evaluator is --evaluator DIR (a \
         motion-text-evaluator folder, or the official T2M evaluator's folder), else the bundled \
-        Models/evaluator. Progress goes to standard error.
+        Models/evaluator. Progress goes to standard error. A Large Motion Model folder (--model DIR of \
+        model_type lmm) is scored on gt and t2m, the samples of a caption in one batch (--steps, \
+        --guidance, --fps as generate).
 
         Example: motiongpt evaluate --task t2m --data Data/cmu-mocap-h3d --split test --repeat 3 --json t2m.json
         """)
@@ -36,6 +38,7 @@ struct Evaluate: ParsableCommand {
     @Flag(name: .long, help: "Overwrite the JSON and report files.") var force = false
     @OptionGroup var model: ModelChoice
     @OptionGroup var sampling: SamplingOptions
+    @OptionGroup var lmmOptions: LMMOptions
 
     func run() throws {
         guard (1...100).contains(self.repeat) else { throw UserError("--repeat must be between 1 and 100, got \(self.repeat)") }
@@ -46,17 +49,27 @@ struct Evaluate: ParsableCommand {
         let embedder = try loadEvaluator()
         var clips = try HeldOutEvaluation.clips(URL(fileURLWithPath: data), split: split)
         if let limit { clips = Array(clips.prefix(limit)) }
-        let tasks: [ProtocolTask] = task == .all ? [.t2m, .m2t, .pred, .inbetween, .vq] : [ProtocolTask(rawValue: task.rawValue)!]
+        var tasks: [ProtocolTask] = task == .all ? [.t2m, .m2t, .pred, .inbetween, .vq] : [ProtocolTask(rawValue: task.rawValue)!]
         let needsModel = tasks != [.gt]
         let dir = needsModel ? try model.url() : nil
-        let m = try dir.map { try model.loadMotionGPT(at: $0) }
+        // A Large Motion Model folder is scored on text to motion (its other tasks have no protocol row here).
+        let lmm = try dir.flatMap { isLMMFolder($0) ? try loadLMM($0) : nil }
+        if lmm != nil {
+            try sampling.refuseForLMM()
+            if task == .all { tasks = [.t2m] }
+            guard tasks.allSatisfy({ $0 == .t2m || $0 == .gt }) else {
+                throw UserError("--task \(task.rawValue) needs a MotionGPT model; a Large Motion Model folder is evaluated on gt and t2m")
+            }
+        } else if let dir { try lmmOptions.refuse(for: dir) }
+        let m = try lmm == nil ? dir.map { try model.loadMotionGPT(at: $0) } : nil
+        let generator = try lmm.map { LMMTextToMotion(model: $0.model, options: try lmmOptions.sampling(seed: sampling.seed)) }
 
         var settings = ProtocolEvaluation.Settings()
         settings.repeats = self.repeat
         settings.seed = sampling.seed
         settings.minimumVectors = vectors
         settings.sampling = try sampling.generation(sampleByDefault: true)
-        guard settings.sampling.doSample else { throw UserError("evaluate samples (MultiModality and the repeats need it): drop --greedy and --beams") }
+        guard lmm != nil || settings.sampling.doSample else { throw UserError("evaluate samples (MultiModality and the repeats need it): drop --greedy and --beams") }
         settings.examples = reportURL == nil ? 0 : 4
         let evaluation = try ProtocolEvaluation(embedder: embedder, clips: clips, data: data, split: split, settings: settings)
 
@@ -65,10 +78,13 @@ struct Evaluate: ParsableCommand {
         let terminal = isatty(2) != 0
         var lastLine = Date.distantPast
         for t in tasks {
-            let r = try evaluation.run(t, model: m, modelName: dir.map { "MotionGPT (\($0.lastPathComponent))" } ?? "model", progress: { line in
+            let progress: (String) -> Void = { line in
                 if terminal { FileHandle.standardError.write(Data(("\r" + line + "\u{1B}[K").utf8)) }
                 else if Date().timeIntervalSince(lastLine) >= 5 { lastLine = Date(); FileHandle.standardError.write(Data((line + "\n").utf8)) }
-            })
+            }
+            let r = try generator.map { g in
+                try evaluation.run(t, generator: g, modelName: dir.map { "LMM (\($0.lastPathComponent), \(g.options.steps) DDIM steps)" } ?? "model", progress: progress)
+            } ?? evaluation.run(t, model: m, modelName: dir.map { "MotionGPT (\($0.lastPathComponent))" } ?? "model", progress: progress)
             if terminal { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) }
             print("== \(t.rawValue) ==")
             print(r.table.formatted())

@@ -1,3 +1,4 @@
+import Evaluation
 import Foundation
 import Generation
 import ModelHub
@@ -179,6 +180,43 @@ final class LMMPipelineTests: XCTestCase {
         XCTAssertEqual(u.fps, 30)
         XCTAssertEqual(try plain.frames(seconds: 2, options: at30), 60)
         XCTAssertEqual(try plain.frames(seconds: 2), 40)
+    }
+
+    /// Several seeds in one batch give each seed's one-at-a-time sample (up to batched rounding).
+    func testBatchedSeedsEqualOneAtATime() throws {
+        let p = try Self.pipeline()
+        let batch = try p.generate(text: "a person jumps", frames: 12, seeds: [3, 9], options: Self.fast)
+        for (i, seed) in [UInt64(3), 9].enumerated() {
+            var o = Self.fast; o.seed = seed
+            let one = try p.generate(text: "a person jumps", frames: 12, options: o)
+            XCTAssertLessThan(batch[i].features.maxAbsDifference(one.features), 1e-4, "seed \(seed)")
+        }
+        XCTAssertGreaterThan(batch[0].features.maxAbsDifference(batch[1].features), 1e-3)
+    }
+
+    /// The protocol evaluation scores an LMM's samples (t2m) as it scores MotionGPT's: a table with the
+    /// real row and the model's, every sample usable.
+    func testProtocolEvaluationScoresAnLMM() throws {
+        var c = LMMConfig()
+        c.latentPartDim = 4; c.timeEmbedDim = 8; c.numLayers = 1; c.numCondLayers = 1; c.textInputDim = 384
+        let m = try LargeMotionModel(config: c, seed: 5)
+        var rng = SeededRNG(seed: 6)
+        for (_, p) in m.namedParameters() { p.assign(Tensor.randn(p.shape, std: 0.1, rng: &rng)) }
+        m.train(false)
+        let base = try Self.pipeline()
+        let model = try LMMModel(denoiser: m, normalizer: base.model.normalizer, textEncoder: base.model.textEncoder)
+        let clips = Array(try HeldOutEvaluation.clips(Self.data, split: "test").prefix(4))
+        let evaluator = try MotionTextEvaluator.load(directory: Self.root.appendingPathComponent("Models/evaluator"))
+        var s = ProtocolEvaluation.Settings()
+        s.repeats = 1; s.minimumVectors = 8
+        let e = try ProtocolEvaluation(embedder: evaluator, clips: clips, data: "cmu", split: "test", settings: s)
+        let r = try e.run(.t2m, generator: LMMTextToMotion(model: model, options: LMMSampling(steps: 2)), modelName: "tiny LMM")
+        XCTAssertEqual(r.table.rows.map(\.name), ["Real motion", "tiny LMM"])
+        let fid = try XCTUnwrap(r.table.rows[1][.fid]?.mean)
+        XCTAssertTrue(fid.isFinite && fid > 0, "\(fid)")
+        XCTAssertNotNil(r.table.rows[1][.top1]?.mean)
+        XCTAssertTrue(r.table.notes.contains { $0.hasPrefix("0 of 8 samples") }, "\(r.table.notes)")
+        XCTAssertThrowsError(try e.run(.m2t, generator: LMMTextToMotion(model: model))) { XCTAssertTrue("\($0)".contains("MotionGPT"), "\($0)") }
     }
 
     func testStoppingFromTheProgressCallbackThrows() throws {
