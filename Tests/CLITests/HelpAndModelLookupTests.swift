@@ -7,7 +7,7 @@ final class HelpAndModelLookupTests: XCTestCase {
     static let golden = CLITests.repoRoot.appendingPathComponent("Tests/CLITests/Golden/help.txt")
     static let commands: [[String]] = [[], ["generate"], ["caption"], ["predict"], ["inbetween"], ["edit"], ["chat"], ["convert"], ["render"],
                                        ["tokenize"], ["detokenize"], ["lm"], ["embed"], ["train"], ["train", "tokenizer"], ["train", "pretrain"],
-                                       ["train", "instruct"], ["train", "evaluator"], ["evaluate"], ["metric"], ["metric", "fid"], ["metric", "diversity"],
+                                       ["train", "instruct"], ["train", "evaluator"], ["train", "lmm"], ["evaluate"], ["metric"], ["metric", "fid"], ["metric", "diversity"],
                                        ["metric", "multimodality"], ["metric", "rprecision"], ["metric", "bleu"], ["metric", "rouge"],
                                        ["metric", "cider"], ["metric", "skating"], ["metric", "jitter"], ["convert-checkpoint"], ["export"], ["bench"], ["fuzz"]]
 
