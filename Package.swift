@@ -54,7 +54,7 @@ let package = Package(
         .executableTarget(
             name: "motiongpt",
             dependencies: [
-                "TensorEngine", "NeuralNetwork", "MotionData", "MotionRender", "MotionVQ", "TextTokenizer", "MotionT5", "TextEncoder", "ModelHub", "Generation", "Evaluation", "Training", "Fuzzing",
+                "TensorEngine", "NeuralNetwork", "MotionData", "MotionRender", "MotionVQ", "TextTokenizer", "MotionT5", "TextEncoder", "MotionDiffusion", "ModelHub", "Generation", "Evaluation", "Training", "Fuzzing",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import Generation
 import ModelHub
+import MotionDiffusion
 import MotionVQ
 import NeuralNetwork
 import TensorEngine
@@ -15,7 +16,10 @@ struct Bench: ParsableCommand {
         The PyTorch reference runs in the same invocation when a Python with torch is found \
         ($MOTIONGPT_PYTHON, else python3); ratios are engine against reference. The sentence encoder \
         (bundled Models/text-encoder) embeds 32 captions at once and one at a time, beside \
-        sentence-transformers' encode on the same folder when that Python has it.
+        sentence-transformers' encode on the same folder when that Python has it. The Large Motion Model's \
+        denoiser (LMMBenchmark.config) samples 196 frames with 50 guided DDIM steps and takes a training step \
+        [16 x 120]; the official PyTorch modules run on the same weights and inputs when a checkout of \
+        mingyuan-zhang/LMM is given ($MOTIONGPT_LMM_CODE or --lmm-code), and the two outputs are compared.
 
         Example: MOTIONGPT_PYTHON=../venv/bin/python motiongpt bench
         """)
@@ -26,10 +30,31 @@ struct Bench: ParsableCommand {
     @Option(name: .long, help: "Python interpreter with torch for the reference (default: $MOTIONGPT_PYTHON, else python3).")
     var python: String?
 
+    @Option(name: .long, help: "Checkout of mingyuan-zhang/LMM (a folder holding mogen/) for the PyTorch LMM rows (default: $MOTIONGPT_LMM_CODE).")
+    var lmmCode: String?
+
+    @Flag(name: .long, help: "Skip the Large Motion Model rows (about a minute on 2 cores, as long again for PyTorch).")
+    var noLmm = false
+
     func run() throws {
         print("motiongpt bench \(MotionGPTVersion.string)  threads: engine \(engineThreads), BLAS \(blasThreads())")
         let textEncoderFolder = try? ModelLocator.resolve(nil, bundled: "text-encoder", environment: [:])
-        let reference = noReference ? nil : TorchReference.run(python: python, textEncoder: textEncoderFolder)
+        // The LMM's weights and inputs go to a file first, so the reference runs the same model on them.
+        let lmm = noLmm ? nil : try LMMBenchmark.Workload()
+        let exchange = FileManager.default.temporaryDirectory.appendingPathComponent("motiongpt-bench-\(ProcessInfo.processInfo.processIdentifier)")
+        defer { try? FileManager.default.removeItem(at: exchange) }
+        var lmmFile: URL?
+        if let lmm {
+            try FileManager.default.createDirectory(at: exchange, withIntermediateDirectories: true)
+            lmmFile = exchange.appendingPathComponent("lmm_bench.safetensors")
+            try lmm.write(to: lmmFile!)
+        }
+        let lmmCode = self.lmmCode ?? ProcessInfo.processInfo.environment["MOTIONGPT_LMM_CODE"]
+        if let lmmCode, !FileManager.default.fileExists(atPath: lmmCode + "/mogen") {
+            throw ValidationError("--lmm-code \(lmmCode) holds no mogen/ (expected a checkout of mingyuan-zhang/LMM)")
+        }
+        let reference = noReference ? nil : TorchReference.run(python: python, textEncoder: textEncoderFolder,
+                                                               lmm: lmmFile.map { ($0, lmmCode) })
         if reference == nil && !noReference {
             print("reference: PyTorch not found (set MOTIONGPT_PYTHON to a Python with torch); showing engine and raw BLAS only")
         } else if let reference {
@@ -78,6 +103,7 @@ struct Bench: ParsableCommand {
             print(line)
         }
         print("")
+        if let lmm { try printLMM(lmm, reference: reference, exchange: exchange) }
         guard let folder = textEncoderFolder else {
             print("sentence encoder: no bundled Models/text-encoder found; skipped")
             return
@@ -92,6 +118,39 @@ struct Bench: ParsableCommand {
             if let theirs { line += "   sentence-transformers \(fmt(theirs * 1000, 9)) ms   speed vs sentence-transformers \(fmt(theirs / mine, 5))x" }
             print(line)
         }
+    }
+
+    /// The LMM rows: guided sampling and a training step, beside the official PyTorch modules when they ran.
+    private func printLMM(_ w: LMMBenchmark.Workload, reference: TorchReference?, exchange: URL) throws {
+        let c = w.model.config
+        print("LMM denoiser: \(c.numLayers) layers, 10 parts x \(c.latentPartDim) (width \(c.latentDim)), time embedding \(c.timeEmbedDim), "
+              + "text \(c.textMaxTokens) x \(c.textInputDim ?? 0), \(c.numExperts) expert(s), \(w.model.parameterCount) weights")
+        let s = try LMMBenchmark.sampling(w)
+        let train = try LMMBenchmark.trainingStep(w)
+        let ref = reference?.lmm
+        var sl = "  sample [1x\(w.shape.frames)], \(s.steps) DDIM steps, guidance \(c.guidanceScale)  \(fmt(s.secondsPerSample, 7)) s (\(fmt(s.secondsPerStep * 1000, 6)) ms/step)"
+        var tl = "  train step [\(w.shape.trainBatch)x\(w.shape.trainFrames)]                   \(fmt(train * 1000, 9)) ms"
+        if let ref, let ts = ref.sampleSeconds, let tt = ref.trainStepSeconds {
+            sl += "   torch \(fmt(ts, 7)) s   speed vs torch \(fmt(ts / s.secondsPerSample, 5))x"
+            tl += "   torch \(fmt(tt * 1000, 9)) ms   speed vs torch \(fmt(tt / train, 5))x"
+        }
+        print(sl)
+        print(tl)
+        if let ref, ref.sampleSeconds != nil {
+            let out = exchange.appendingPathComponent("torch_lmm.safetensors")
+            if let file = try? SafeTensorsFile(url: out), let first = try? file.tensor("first"), let sample = try? file.tensor("sample"),
+               let e1 = LMMBenchmark.agreement(s.firstStep, first), let e2 = LMMBenchmark.agreement(s.sample, sample) {
+                print("  same weights and inputs as torch: first step's guided x0 within \(String(format: "%.1e", e1)), "
+                      + "the 50-step sample within \(String(format: "%.1e", e2)) (max difference over the reference's largest value)")
+            } else {
+                print("  torch outputs unreadable (\(out.path)); no comparison")
+            }
+        } else if let why = ref?.skipped {
+            print("  torch: \(why)")
+        } else if reference != nil {
+            print("  torch: the reference script did not run the LMM rows")
+        }
+        print("")
     }
 
     private func fmt(_ v: Double, _ width: Int) -> String {
@@ -115,8 +174,12 @@ struct TorchReference {
     let vqDecodeSeconds: Double?
     let vqTrainStepSeconds: Double?
     let sentenceEncoder: (version: String, batchSeconds: Double, singleSeconds: Double)?
+    /// The official LMM's rows, or why they were skipped.
+    let lmm: (sampleSeconds: Double?, trainStepSeconds: Double?, skipped: String?)?
 
-    static func run(python: String?, textEncoder: URL? = nil) -> TorchReference? {
+    /// `lmm`: the weights-and-inputs file `LMMBenchmark.Workload.write` made and the official checkout (nil:
+    /// the rows say no checkout was given).
+    static func run(python: String?, textEncoder: URL? = nil, lmm: (file: URL, code: String?)? = nil) -> TorchReference? {
         let script = URL(fileURLWithPath: FileManager.default.currentDirectoryPath)
             .appendingPathComponent("Tools/bench/torch_reference.py")
         guard FileManager.default.fileExists(atPath: script.path) else { return nil }
@@ -127,12 +190,17 @@ struct TorchReference {
         let out = Pipe()
         process.standardOutput = out
         process.standardError = FileHandle.nullDevice
+        var env = ProcessInfo.processInfo.environment
         if let textEncoder, let captions = try? JSONSerialization.data(withJSONObject: SentenceEncoderBenchmark.captions) {
-            var env = ProcessInfo.processInfo.environment
             env["MOTIONGPT_BENCH_TEXT_ENCODER"] = textEncoder.path
             env["MOTIONGPT_BENCH_CAPTIONS"] = String(decoding: captions, as: UTF8.self)
-            process.environment = env
         }
+        env["MOTIONGPT_LMM_CODE"] = nil
+        if let lmm {
+            env["MOTIONGPT_BENCH_LMM"] = lmm.file.path
+            env["MOTIONGPT_LMM_CODE"] = lmm.code
+        }
+        process.environment = env
         do { try process.run() } catch { return nil }
         let data = out.fileHandleForReading.readDataToEndOfFile()
         process.waitUntilExit()
@@ -153,6 +221,9 @@ struct TorchReference {
             sentenceEncoder: (json["sentence_encoder"] as? [String: Any]).flatMap { d in
                 guard let b = d["batch_s"] as? Double, let s = d["single_s"] as? Double else { return nil }
                 return (d["version"] as? String ?? "?", b, s)
+            },
+            lmm: (json["lmm"] as? [String: Any]).map { d in
+                (d["sample_s"] as? Double, d["train_step_s"] as? Double, d["skipped"] as? String)
             })
     }
 }

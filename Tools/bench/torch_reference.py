@@ -96,6 +96,93 @@ def vqvae(frames=196, batch=8, window=64):
     return {"encode_s": enc, "decode_s": dec, "train_step_s": median_time(step, warmup=1, min_iter=3, budget=1)}
 
 
+def lmm():
+    """The official LargeMotionModel (a checkout of mingyuan-zhang/LMM at MOTIONGPT_LMM_CODE, imported through
+    Tools/fixtures/lmm_official.py as the fixture script does) on the weights and inputs `motiongpt bench` wrote
+    to MOTIONGPT_BENCH_LMM: one guided 50-step sample with the official SpacedDiffusion.ddim_sample_loop (eta 0,
+    text features encoded once as the official architecture does) and one training step (the official
+    training_losses and training-mode forward, x0 loss on the present parts plus the template KL, backward).
+    Writes the first step's guided x0 and the sample to torch_lmm.safetensors beside the input file."""
+    exchange, code = os.environ.get("MOTIONGPT_BENCH_LMM"), os.environ.get("MOTIONGPT_LMM_CODE")
+    if not exchange:
+        return None
+    if not code:
+        return {"skipped": "no LMM checkout (set MOTIONGPT_LMM_CODE or --lmm-code to a checkout of mingyuan-zhang/LMM)"}
+    try:
+        import importlib.util
+        from safetensors.torch import load_file, save_file
+        path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "fixtures", "lmm_official.py")
+        spec = importlib.util.spec_from_file_location("lmm_official", path)
+        official = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(official)
+        off = official.load(code)
+    except Exception as e:  # noqa: BLE001  (reported in the bench's LMM row)
+        return {"skipped": f"cannot import the official LMM from {code}: {type(e).__name__}: {e}"}
+    f = load_file(exchange)
+    cfg = {k[7:]: f[k] for k in f if k.startswith("config.")}
+    size = {k: int(v.item()) for k, v in cfg.items() if v.numel() == 1 and k != "guidance_scale"}
+    scale = float(cfg["guidance_scale"].item())
+    model = off.LargeMotionModel(
+        input_feats=669, max_seq_len=size["max_seq_len"], num_parts=10, latent_part_dim=size["latent_part_dim"],
+        time_embed_dim=size["time_embed_dim"], dataset_names=["all"], num_layers=size["num_layers"],
+        num_cond_layers=size["num_cond_layers"], num_datasets=1, dropout=0,
+        ca_block_cfg=dict(type="ArtAttention", num_experts=size["num_experts"], topk=1, gate_type="top", gate_noise=0.0,
+                          num_datasets=1, has_text=True),
+        text_input_dim=size["text_input_dim"], guidance_cfg={"all": dict(type="linear", scale=scale)},
+        use_pos_embedding=False, cond_drop_rate=0.1)
+    model.load_state_dict({k[6:]: v for k, v in f.items() if k.startswith("param.")}, strict=True)
+    model.eval()
+    noise, text, mask = f["in.noise"], f["in.text"], f["in.part_mask"]
+    b, t = noise.shape[:2]
+    metas = [{"meta_data": {"framerate": 20.0, "dataset_name": "all", "rotation_type": "h3d_rot"}}] * b
+    text_cond = torch.ones(b, 1)
+    sections = ",".join(str(int(v)) for v in cfg["sections"].tolist())
+    diffusion = off.gd.build_diffusion(dict(beta_scheduler="linear", diffusion_steps=1000, model_mean_type="start_x",
+                                            model_var_type="fixed_large", respace=sections))
+
+    def sample():
+        kwargs = model.get_precompute_condition(text_word_feat=text, text_cond=text_cond)
+        kwargs.update({"motion_mask": mask, "motion_length": torch.full((b, 1), t), "num_intervals": 1,
+                       "motion_metas": metas, "text_word_feat": text, "text_cond": text_cond})
+        return diffusion.ddim_sample_loop(model, tuple(noise.shape), noise=noise.clone(), clip_denoised=False,
+                                          progress=False, model_kwargs=kwargs, eta=0)
+
+    with torch.no_grad():
+        first = model(motion=noise, timesteps=torch.full((b,), 999), motion_mask=mask.clone(),
+                      motion_length=torch.full((b, 1), t), motion_metas=metas, text_word_feat=text,
+                      text_cond=text_cond.clone())
+        t0 = time.perf_counter()
+        out = sample()
+        sample_s = time.perf_counter() - t0
+    save_file({"first": first.contiguous(), "sample": out.contiguous()},
+              os.path.join(os.path.dirname(exchange), "torch_lmm.safetensors"))
+
+    x0, tmask = f["in.train_motion"], f["in.train_part_mask"]
+    tb, tt = x0.shape[:2]
+    tmetas = [{"meta_data": {"framerate": 20.0, "dataset_name": "all", "rotation_type": "h3d_rot"}}] * tb
+    train_diffusion = off.gd.build_diffusion(dict(beta_scheduler="linear", diffusion_steps=1000,
+                                                  model_mean_type="start_x", model_var_type="fixed_large"))
+    # Values of each present part: the part mask spread over the 669 values (the official expand_mask_to_all).
+    value_mask = torch.zeros(tb, tt, 669)
+    for p, name in enumerate(["root", "head", "stem", "larm", "rarm", "lleg", "rleg", "lhnd", "rhnd", "face"]):
+        idx = torch.tensor(getattr(model.joint_embed.models[0], name + "_slice"))
+        value_mask[:, :, idx] = tmask[:, :, p:p + 1]
+    model.train()
+
+    def step():
+        model.zero_grad()
+        ts = torch.randint(0, 1000, (tb,))
+        terms = train_diffusion.training_losses(model, x0, ts, model_kwargs={
+            "motion_mask": tmask, "motion_length": torch.full((tb, 1), tt), "num_intervals": 1, "motion_metas": tmetas,
+            "text_word_feat": f["in.train_text"], "text_cond": torch.ones(tb, 1)})
+        recon = (((terms["pred"] - terms["target"]) ** 2) * value_mask).sum() / value_mask.sum()
+        (recon + sum(model.aux_loss().values())).backward()
+
+    train_s = median_time(step, warmup=1, min_iter=3, budget=0)
+    model.eval()
+    return {"sample_s": sample_s, "steps": int(cfg["sections"].sum().item()), "train_step_s": train_s}
+
+
 def main():
     torch.manual_seed(0)
     torch.set_num_threads(os.cpu_count() or 1)
@@ -124,6 +211,10 @@ def main():
     result["t5_greedy"] = t5_greedy()
     result["vqvae"] = vqvae()
     result["sentence_encoder"] = sentence_encoder()
+    try:
+        result["lmm"] = lmm()
+    except Exception as e:  # noqa: BLE001  (the other rows stand; the LMM row says why it has no reference)
+        result["lmm"] = {"skipped": f"the official LMM failed: {type(e).__name__}: {e}"}
     print(json.dumps(result))
 
 
