@@ -219,6 +219,25 @@ final class LMMPipelineTests: XCTestCase {
         XCTAssertThrowsError(try e.run(.m2t, generator: LMMTextToMotion(model: model))) { XCTAssertTrue("\($0)".contains("MotionGPT"), "\($0)") }
     }
 
+    /// The bundled model (Models/lmm, trained here) loads with its text encoder, follows a text, and an
+    /// arm edit of a real clip keeps the root and the leg joints.
+    func testTheBundledLMMGeneratesAndEdits() throws {
+        let model = try LMMModel.load(directory: Self.root.appendingPathComponent("Models/lmm"))
+        XCTAssertNotNil(model.textEncoder)
+        let p = LMMPipeline(model: model)
+        var o = LMMSampling(steps: 10, seed: 1)
+        let walk = try p.generate(text: "a person walks forward", frames: 60, options: o).motion()
+        XCTAssertEqual(walk.frameCount, 60)
+        XCTAssertTrue(walk.positions.allSatisfy { $0.allSatisfy { ($0 * $0).sum().isFinite } })
+        let clip = try Self.clip(frames: 60)
+        o.seed = 2
+        let edited = try p.edit(motion: clip, parts: [.leftArm, .rightArm], text: "a person waves", options: o)
+        XCTAssertLessThan(difference(edited, clip, parts: [.root, .head, .stem, .leftLeg, .rightLeg], frames: 0..<60, 0..<60), 1e-4)
+        let legs = [1, 2, 4, 5, 7, 8, 10, 11]
+        XCTAssertLessThan(jointDistance(try edited.motion(), try clip.motion(), joints: legs), 0.01)
+        XCTAssertGreaterThan(difference(edited, clip, parts: [.leftArm, .rightArm], frames: 0..<60, 0..<60), 1e-2)
+    }
+
     func testStoppingFromTheProgressCallbackThrows() throws {
         let p = try Self.pipeline()
         XCTAssertThrowsError(try p.generate(text: "a person walks", frames: 10, options: Self.fast) { $0.step == 2 ? .stop : .proceed }) {
