@@ -126,3 +126,11 @@ func checkOutput(_ path: String, force: Bool) throws -> URL {
 func warn(_ line: String) {
     FileHandle.standardError.write(Data((line + "\n").utf8))
 }
+
+/// `--text-encoder DIR` of the trainers that read the frozen sentence encoder, else the bundled
+/// `Models/text-encoder`.
+func textEncoderFolder(_ given: String?) throws -> URL {
+    if let given { return URL(fileURLWithPath: given) }
+    do { return try ModelLocator.resolve(nil, bundled: "text-encoder", environment: [:]) }
+    catch let e as ModelHubError { throw UserError("\(e.description); pass --text-encoder DIR") }
+}

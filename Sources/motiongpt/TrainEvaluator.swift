@@ -52,12 +52,7 @@ struct TrainEvaluator: ParsableCommand {
         guard minWindow >= 4, maxWindow >= minWindow else { throw UserError("--min-window must be at least 4 and --max-window at least --min-window") }
         guard width > 0, layers >= 0, dimension > 0, width % 4 == 0 else { throw UserError("--width (a multiple of 4 heads), --layers and --dimension must be positive") }
         guard dropout >= 0, dropout < 1 else { throw UserError("--dropout must be in [0, 1)") }
-        let text: URL
-        if let textEncoder { text = URL(fileURLWithPath: textEncoder) }
-        else {
-            do { text = try ModelLocator.resolve(nil, bundled: "text-encoder", environment: [:]) }
-            catch let e as ModelHubError { throw UserError("\(e.description); pass --text-encoder DIR") }
-        }
+        let text = try textEncoderFolder(textEncoder)
         var p = EvaluatorTrainingParameters(data: URL(fileURLWithPath: data), output: URL(fileURLWithPath: out), textEncoder: text, steps: steps)
         p.loop = try loopOptions.loop(steps: steps)
         if loopOptions.validateEvery == nil { p.loop.validateEvery = 25 }

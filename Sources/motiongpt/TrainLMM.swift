@@ -61,12 +61,7 @@ struct TrainLMM: ParsableCommand {
             guard !parts.isEmpty, parts.allSatisfy({ ($0 ?? 0) >= 1 }) else { throw UserError("--downsample must be positive integers separated by commas, got \"\(downsample)\"") }
             factors = parts.map { $0! }
         } else { factors = stage == .pretrain ? [1, 2, 3] : [1] }
-        let text: URL
-        if let textEncoder { text = URL(fileURLWithPath: textEncoder) }
-        else {
-            do { text = try ModelLocator.resolve(nil, bundled: "text-encoder", environment: [:]) }
-            catch let e as ModelHubError { throw UserError("\(e.description); pass --text-encoder DIR") }
-        }
+        let text = try textEncoderFolder(textEncoder)
         var p = LMMTrainingParameters(stage: stage, data: URL(fileURLWithPath: data), output: URL(fileURLWithPath: out), textEncoder: text, steps: steps)
         p.initial = `init`.map { URL(fileURLWithPath: $0) }
         p.loop = try loopOptions.loop(steps: steps)
