@@ -177,7 +177,7 @@ public struct LMMPipeline {
         }
         let fps = options.fps ?? model.config.fps
         let d = UnifiedMotion.dimension, np = BodyPart.allCases.count
-        let present = BodyPart.allCases.map { Self.generatedParts.contains($0) ? Float(1) : 0 }    // [10]
+        let present = Self.generatedPresence                       // [10]
 
         // Given values, normalised, and their cells restricted to generated parts. [T, 669], [T, 10]
         var givenValues = [Float](repeating: 0, count: n * d), givenCells = [Float](repeating: 0, count: n * np)
@@ -199,12 +199,7 @@ public struct LMMPipeline {
         }
 
         let conditions = try textConditions(text)
-        // Nothing to guide by without a text: the conditional and unconditional halves would be the same.
-        let guidance: Float? = {
-            guard text != nil else { return nil }
-            let g = options.guidance ?? model.config.guidanceScale
-            return g > 0 ? g : nil
-        }()
+        let guidance = guidance(text: text, options: options)
 
         let ranges = windows(frames: n)
         let perWindow = options.sections.reduce(0, +)
@@ -252,14 +247,31 @@ public struct LMMPipeline {
             }
         }
 
-        // Back to raw values; given cells exactly as given (not through normalise and back); absent parts zero.
-        var raw = try model.normalizer.denormalize(Tensor(result, shape: [n, d])).scalars
-        let owner = UnifiedMotion.valueMask(Tensor((0..<np).map(Float.init), shape: [np])).scalars.map { Int($0) }   // part of each value
+        return try finish(Tensor(result, shape: [n, d]), fps: fps, given: rawKnown.map { ($0, givenCells) })
+    }
+
+    /// The parts generated, as one frame's part mask `[10]`.
+    static let generatedPresence: [Float] = BodyPart.allCases.map { generatedParts.contains($0) ? 1 : 0 }
+
+    /// The guidance scale of a sample: none without a text (the conditional and unconditional halves would
+    /// be the same), none at 0 or less.
+    func guidance(text: String?, options: LMMSampling) -> Float? {
+        guard text != nil else { return nil }
+        let g = options.guidance ?? model.config.guidanceScale
+        return g > 0 ? g : nil
+    }
+
+    /// The sampled motion from normalised values `[T, 669]`: raw values, parts not generated zero, and given
+    /// cells (`given.cells [T, 10]` 1) exactly as given (not through normalise and back).
+    func finish(_ normalised: Tensor, fps: Float, given: (raw: [Float], cells: [Float])? = nil) throws -> UnifiedMotion {
+        let n = normalised.shape[0], d = UnifiedMotion.dimension, np = BodyPart.allCases.count
+        let present = Self.generatedPresence, owner = UnifiedMotion.partOfValue
+        var raw = try model.normalizer.denormalize(normalised).scalars
         for f in 0..<n {
             for k in 0..<d {
                 let p = owner[k]
                 if present[p] == 0 { raw[f * d + k] = 0 }
-                else if let rawKnown, givenCells[f * np + p] > 0 { raw[f * d + k] = rawKnown[f * d + k] }
+                else if let given, given.cells[f * np + p] > 0 { raw[f * d + k] = given.raw[f * d + k] }
             }
         }
         let mask = Tensor((0..<n).flatMap { _ in present }, shape: [n, np])
@@ -307,17 +319,13 @@ public struct LMMPipeline {
         guard frames >= 1 else { throw GenerationError.invalidInput("a motion needs at least 1 frame, got \(frames)") }
         let b = seeds.count, d = UnifiedMotion.dimension, np = BodyPart.allCases.count
         let fps = options.fps ?? model.config.fps
-        let present = BodyPart.allCases.map { Self.generatedParts.contains($0) ? Float(1) : 0 }
+        let present = Self.generatedPresence
         var conditions = try textConditions(text)
         for (name, c) in conditions {
             conditions[name] = ConditionTokens(words: Tensor.concat([Tensor](repeating: c.words, count: b), dim: 0),
                                                present: [Float](repeating: c.present[0], count: b))
         }
-        let guidance: Float? = {
-            guard text != nil else { return nil }
-            let g = options.guidance ?? model.config.guidanceScale
-            return g > 0 ? g : nil
-        }()
+        let guidance = guidance(text: text, options: options)
         // Each seed's noise exactly as the one-seed path draws it.
         let noise = Tensor.concat(seeds.map { seed -> Tensor in var rng = SeededRNG(seed: seed); return Tensor.randn([1, frames, d], rng: &rng) }, dim: 0)
         let partMask = Tensor((0..<(b * frames)).flatMap { _ in present }, shape: [b, frames, np])
@@ -330,13 +338,7 @@ public struct LMMPipeline {
             guard let latent = run.latent else { throw LMMSamplingStopped(step: run.stepsRun, totalSteps: sampler.totalSteps) }
             return latent
         }
-        let mask = Tensor((0..<frames).flatMap { _ in present }, shape: [frames, np])
-        let owner = UnifiedMotion.valueMask(Tensor((0..<np).map(Float.init), shape: [np])).scalars.map { Int($0) }
-        return try (0..<b).map { i in
-            var raw = try model.normalizer.denormalize(out.slice(dim: 0, i, i + 1).reshaped([frames, d]).copy()).scalars
-            for k in 0..<(frames * d) where present[owner[k % d]] == 0 { raw[k] = 0 }
-            return try UnifiedMotion(features: Tensor(raw, shape: [frames, d]), mask: mask, fps: fps)
-        }
+        return try (0..<b).map { i in try finish(out.slice(dim: 0, i, i + 1).reshaped([frames, d]).copy(), fps: fps) }
     }
 
     /// Frames for `seconds` at the rate the options ask (the model's rate by default), at least 1.

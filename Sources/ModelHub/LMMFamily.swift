@@ -95,7 +95,7 @@ public final class LMMModel: @unchecked Sendable {
         guard n.mean.count == 263 else { throw ModelHubError.badModel("expected HumanML3D statistics of 263 values, got \(n.mean.count)") }
         let mean = try UnifiedMotion(humanML3D: Tensor(n.mean, shape: [1, 263])).features.scalars
         let stdU = try UnifiedMotion(humanML3D: Tensor(n.std, shape: [1, 263])).features.scalars
-        let present = UnifiedMotion.valueMask(Tensor(BodyPart.allCases.map { BodyPart.humanML3DParts.contains($0) ? 1 : 0 }, shape: [1, 1, 10])).scalars
+        let present = UnifiedMotion.valueMask(Tensor(UnifiedMotion.humanML3DPresence, shape: [1, 1, 10])).scalars
         return try FeatureNormalizer(mean: mean, std: zip(stdU, present).map { $1 > 0 ? $0 : 1 })
     }
 

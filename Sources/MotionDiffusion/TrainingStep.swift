@@ -74,10 +74,7 @@ extension LargeMotionModel {
         inp.datasetIndex = inp.datasetIndex.map { rng.nextFloat() < options.sharedSetRate ? options.sharedSetIndex : $0 }
         let prediction = try self(xt, inp)
         // Loss cells: present in the data and inside each sample's length.
-        let t = x0.shape[1]
-        var lengthMask = [Float](repeating: 0, count: b * t * 10)
-        for i in 0..<b { for f in 0..<inputs.lengths[i] { for p in 0..<10 { lengthMask[(i * t + f) * 10 + p] = 1 } } }
-        let cells = inputs.partMask * Tensor(lengthMask, shape: [b, t, 10])
+        let cells = inputs.partMask * UnifiedMotion.lengthCells(inputs.lengths, frames: x0.shape[1])
         let recon = maskedPartMSE(prediction, x0, mask: cells)
         var loss = recon
         var kl: Float = 0

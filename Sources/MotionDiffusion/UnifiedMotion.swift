@@ -113,9 +113,25 @@ public struct UnifiedMotion: @unchecked Sendable {
     /// (for the sampler's known values: parts kept in editing, the root in trajectory control).
     public static func valueMask(_ partMask: Tensor) -> Tensor {
         precondition(partMask.shape.last == BodyPart.allCases.count, "part mask must end in 10 parts, got \(partMask.shape)")
+        return partMask.indexSelect(dim: -1, partOfValue)
+    }
+
+    /// The part (`BodyPart.rawValue`) each of the 669 values belongs to.
+    public static let partOfValue: [Int] = {
         var owner = [Int](repeating: 0, count: dimension)
         for p in BodyPart.allCases { for i in p.featureIndices { owner[i] = p.rawValue } }
-        return partMask.indexSelect(dim: -1, owner)
+        return owner
+    }()
+
+    /// One frame's part mask `[10]` for HumanML3D data: its 7 parts present (1), hands and face absent (0).
+    public static let humanML3DPresence: [Float] = BodyPart.allCases.map { BodyPart.humanML3DParts.contains($0) ? 1 : 0 }
+
+    /// `[B, T, 10]`: 1 on every part of the frames inside each sample's length, 0 on padding.
+    public static func lengthCells(_ lengths: [Int], frames t: Int) -> Tensor {
+        let np = BodyPart.allCases.count
+        var v = [Float](repeating: 0, count: lengths.count * t * np)
+        for (i, n) in lengths.enumerated() { for k in (i * t * np)..<((i * t + min(n, t)) * np) { v[k] = 1 } }
+        return Tensor(v, shape: [lengths.count, t, np])
     }
 
     static func positionRange(joint j: Int) -> [Int] { precondition(j >= 1); return Array((4 + (j - 1) * 3)..<(4 + j * 3)) }

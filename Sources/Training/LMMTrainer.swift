@@ -121,8 +121,7 @@ public final class LMMTrainer {
             let p = c.clip.features.storage.pointer + c.start * d
             for k in 0..<(c.length * d) { values[i * t * d + k] = p[k] }
         }
-        let present = BodyPart.allCases.map { BodyPart.humanML3DParts.contains($0) ? Float(1) : 0 }
-        let mask = Tensor((0..<(b * t)).flatMap { _ in present }, shape: [b, t, 10])
+        let mask = Tensor((0..<(b * t)).flatMap { _ in UnifiedMotion.humanML3DPresence }, shape: [b, t, 10])
         var conditions: [String: ConditionTokens] = [:]
         if let f = captionFeatures, crops.allSatisfy({ $0.caption != nil }) {
             conditions["text"] = ConditionTokens(words: f.indexSelect(dim: 0, crops.map { $0.caption! }), present: [Float](repeating: 1, count: b))
@@ -206,10 +205,8 @@ public final class LMMTrainer {
                     var inp = batch.inputs
                     inp.timesteps = ts.map(Float.init)
                     let prediction = try denoiser(schedule.addNoise(batch.x0, noise: noise, timesteps: ts), inp)
-                    let tt = batch.x0.shape[1]
-                    var lengthMask = [Float](repeating: 0, count: chunk.count * tt * 10)
-                    for i in 0..<chunk.count { for f in 0..<crops[i].length { for p in 0..<10 { lengthMask[(i * tt + f) * 10 + p] = 1 } } }
-                    total += Double(maskedPartMSE(prediction, batch.x0, mask: batch.inputs.partMask * Tensor(lengthMask, shape: [chunk.count, tt, 10])).item)
+                    let cells = batch.inputs.partMask * UnifiedMotion.lengthCells(batch.inputs.lengths, frames: batch.x0.shape[1])
+                    total += Double(maskedPartMSE(prediction, batch.x0, mask: cells).item)
                     count += 1
                 }
             }
@@ -278,7 +275,7 @@ extension LMMTrainer {
     /// The clips of a split in the unified layout, normalised with `normalizer`: every dataset item
     /// (whole clips and captioned segments, mirrors when `mirror`), and for each downsampling factor k > 1
     /// every k-th frame of the recovered joints with the features (velocities included) extracted again
-    /// at the new rate. Captions get rows of `table`.
+    /// at the new rate. Captions get rows of `table`; `captions` keeps only the captioned items.
     public static func loadClips(_ root: URL, split: String, normalizer: FeatureNormalizer, factors: [Int], mirror: Bool,
                                  captions: Bool, minFrames: Int, table: inout [String]) throws -> [[LMMClip]] {
         var o = MotionDataset.Options(); o.split = split; o.mirror = mirror; o.requireCaptions = captions
@@ -305,7 +302,7 @@ extension LMMTrainer {
                 guard h.shape[0] >= minFrames else { continue }
                 let u = try UnifiedMotion(humanML3D: h, fps: 20 / Float(k))
                 set.append(LMMClip(name: item.name, features: try normalizer.normalize(u.features), fps: u.fps,
-                                   captionRows: captions ? rows(item.captions.map(\.text)) : []))
+                                   captionRows: rows(item.captions.map(\.text))))
             }
             out.append(set)
         }
@@ -344,13 +341,9 @@ public func trainLMM(_ p: LMMTrainingParameters, progress: (TrainingEvent) -> It
         guard p.stage == .pretrain else { throw TrainingError.badParameters("fine-tuning starts from a pretrained LMM folder (--init DIR)") }
         var c = p.config
         c.textInputDim = encoder.dimension
-        // The condition must hold the longest caption of the data fine-tuning will read.
-        var captionTable: [String] = []
-        for split in ["train", p.valSplit] {
-            _ = try LMMTrainer.loadClips(p.data, split: split, normalizer: normalizer, factors: [1], mirror: p.mirror, captions: true,
-                                         minFrames: p.options.minFrames, table: &captionTable)
-        }
-        c.textMaxTokens = max(c.textMaxTokens, try captionTable.map { encoder.tokenize($0).ids.count }.max() ?? 0)
+        // The condition must hold the longest caption of the data fine-tuning will read (the clips loaded
+        // above carry their captions in pretraining too).
+        c.textMaxTokens = max(c.textMaxTokens, table.map { encoder.tokenize($0).ids.count }.max() ?? 0)
         c.textEncoder = ModelFolder.relativePath(of: URL(fileURLWithPath: p.textEncoder.path), from: URL(fileURLWithPath: p.output.path))
         denoiser = try LargeMotionModel(config: c, seed: p.options.seed)
     }
