@@ -305,7 +305,7 @@ public struct LMMPipeline {
 
     /// The read-in/read-out set samples go through: the data's own set (index 1, what training feeds 90% of
     /// samples) when the model has one besides the shared `all` set (index 0, the other 10%).
-    public var sampleDataset: Int { model.config.datasetNames.count > 1 ? 1 : 0 }
+    public var sampleDataset: Int { model.config.dataDatasetIndex }
 
     /// Text to motion for several seeds at once (one batch through the denoiser, the guided halves
     /// included): sample `i` equals `generate(text:frames:)` with `options.seed = seeds[i]` up to the

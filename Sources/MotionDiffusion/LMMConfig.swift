@@ -92,6 +92,10 @@ public struct LMMConfig: Codable, Equatable, Sendable {
         fps = try c.decodeIfPresent(Float.self, forKey: .fps) ?? d.fps
     }
 
+    /// The read-in/read-out set of the model's own data: index 1 when it has one besides the shared `all`
+    /// set (index 0), which training swaps in for some samples; else the shared set.
+    public var dataDatasetIndex: Int { datasetNames.count > 1 ? 1 : 0 }
+
     /// Width of a frame's token row (`latent_part_dim * num_parts`).
     public var latentDim: Int { latentPartDim * numParts }
 

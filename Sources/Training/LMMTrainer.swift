@@ -101,7 +101,7 @@ public final class LMMTrainer {
         self.captionFeatures = captionFeatures
         self.options = options
         self.steps = steps
-        datasetIndex = model.config.datasetNames.count > 1 ? 1 : 0
+        datasetIndex = model.config.dataDatasetIndex
         optimizer = AdamW(parameters: model.denoiser.parameters(), learningRate: options.learningRate, beta1: 0.9, beta2: 0.999,
                           eps: 1e-8, weightDecay: options.weightDecay)
     }
@@ -151,7 +151,8 @@ public final class LMMTrainer {
         var o = LMMTrainingOptions()
         o.randomMasking = options.randomMasking
         o.conditionDropRate = options.conditionDropRate
-        o.sharedSetRate = model.config.datasetNames.count > 1 ? options.sharedSetRate : 0
+        // Swapping the shared set in only means something when the data has a set of its own.
+        o.sharedSetRate = datasetIndex == 0 ? 0 : options.sharedSetRate
         return o
     }
 
