@@ -37,8 +37,10 @@ let package = Package(
             pkgConfig: "openblas",
             providers: [.apt(["libopenblas-dev"])]
         ),
-        .target(name: "TensorEngine", dependencies: ["CBLAS"]),
-        .target(name: "NeuralNetwork", dependencies: ["TensorEngine", "CBLAS"]),
+        // Hand-written AVX2/F16C kernels (compact-weight products, half conversion), chosen at run time.
+        .target(name: "CKernels"),
+        .target(name: "TensorEngine", dependencies: ["CBLAS", "CKernels"]),
+        .target(name: "NeuralNetwork", dependencies: ["TensorEngine", "CBLAS", "CKernels"]),
         .target(name: "MotionData", dependencies: ["TensorEngine"]),
         .target(name: "MotionRender", dependencies: ["MotionData", "TensorEngine"]),
         .target(name: "TextTokenizer", dependencies: ["TensorEngine"]),

@@ -9,7 +9,7 @@ root=${1:-$(cd "$(dirname "$0")/.." && pwd)}
 cd "$root"
 
 # DESIGN.md's order, lowest first. Targets not yet built are listed so they slot in where they belong.
-order=(CBLAS CMPI TensorEngine NeuralNetwork MotionData MotionRender Audio TextTokenizer MotionVQ MotionT5
+order=(CBLAS CKernels CMPI TensorEngine NeuralNetwork MotionData MotionRender Audio TextTokenizer MotionVQ MotionT5
        TextEncoder MotionDiffusion ModelHub Generation Evaluation Training Fuzzing motiongpt MotionServer motiongpt-server)
 declare -A rank
 for i in "${!order[@]}"; do rank[${order[$i]}]=$i; done

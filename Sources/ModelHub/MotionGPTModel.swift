@@ -117,6 +117,14 @@ public final class MotionGPTModel {
     /// Token id of motion index `n` (`K` = start, `K+1` = end, `K+2` = pad).
     public func motionID(_ n: Int) -> Int { firstMotionID + n }
 
+    /// The compact weight format that loses nothing for the folder `dir`: F16 when every tensor of its
+    /// `model.safetensors` is stored F16 (the bundled models), else nil (keep Float32).
+    public static func storedCompactFormat(_ dir: URL) -> CompactMatrix.Format? {
+        guard let file = try? SafeTensorsFile(url: dir.appendingPathComponent("model.safetensors")), !file.names.isEmpty,
+              file.names.allSatisfy({ file.dtype($0) == .float16 }) else { return nil }
+        return .f16
+    }
+
     /// Loads a model directory (see `MotionGPTFamily`).
     public static func load(directory dir: URL) throws -> MotionGPTModel {
         try MotionGPTFamily.load(try ModelFolder(dir))

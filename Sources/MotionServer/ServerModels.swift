@@ -22,6 +22,14 @@ public struct LoadedServerModel<Model>: Sendable {
 /// `/v1/embed`, the evaluator (when present) scores text-motion agreement, a Large Motion Model (when
 /// present) edits body parts (`/v1/edit`, 501 without one).
 public struct ServerModels: Sendable {
+    /// A MotionGPT folder for serving: F16 weights in memory when the folder stores F16 (the same values,
+    /// half the bytes a token reads; see `MotionGPTModel.storedCompactFormat`).
+    static func loadMotionGPT(_ dir: URL) throws -> MotionGPTModel {
+        let m = try MotionGPTModel.load(directory: dir)
+        if let f = MotionGPTModel.storedCompactFormat(dir) { m.lm.useCompactWeights(f) }
+        return m
+    }
+
     /// Text to motion, captions, prediction, in-between, chat.
     public var motionGPT: LoadedServerModel<MotionGPTModel>?
     /// Sentence vectors for `/v1/embed`.
@@ -79,7 +87,7 @@ public struct ServerModels: Sendable {
         switch folder.modelType {
         case MotionGPTFamily.modelType:
             motionGPT = LoadedServerModel(name: name, path: dir.path, modelType: folder.modelType, summary: summary,
-                                          container: ModelContainer(try MotionGPTModel.load(directory: dir)))
+                                          container: ModelContainer(try Self.loadMotionGPT(dir)))
         case BertFamily.modelType:
             textEncoder = LoadedServerModel(name: name, path: dir.path, modelType: folder.modelType, summary: summary,
                                             container: ModelContainer(try SentenceEncoder.load(directory: dir)))

@@ -418,7 +418,7 @@ public final class T5Model: Module {
         if let lmHead { return lmHead(h) }
         // Tied embeddings: T5 v1.0 rescales before reusing the input embedding as the output layer.
         h = h * (1 / Float(config.dModel).squareRoot())
-        return h.linear(weight: shared.weight)                                           // [B, T, V]
+        return shared.project(h)                                                         // [B, T, V]
     }
 
     /// Grows (or cuts) the vocabulary to `size` tokens, as `resize_token_embeddings` does for added

@@ -13,13 +13,21 @@ public final class Linear: Module, UnaryLayer {
         self.bias = bias ? .uniform([outFeatures], low: -bound, high: bound, rng: &rng, requiresGrad: true) : nil
     }
 
+    /// The weight in a compact format for inference (`Module.useCompactWeights`); not part of the
+    /// state (the underscore keeps it out of checkpoints). Used only while gradients are off.
+    public private(set) var _compact: CompactMatrix?
+
     /// `[..., in] -> [..., out]`
-    public func callAsFunction(_ x: Tensor) -> Tensor { x.linear(weight: weight, bias: bias) }
+    public func callAsFunction(_ x: Tensor) -> Tensor {
+        if let c = _compact, !Tensor.isGradEnabled { return x.linear(compact: c, bias: bias) }
+        return x.linear(weight: weight, bias: bias)
+    }
 
     /// Changes the number of outputs (an output vocabulary that grew): existing rows are kept, new
     /// weight rows drawn like `resizedRows`, new bias entries zero. Make optimisers after resizing.
     public func resizeOutputs(to count: Int, rng: inout SeededRNG) {
         weight = resizedRows(weight, to: count, rng: &rng)
+        _compact = _compact.map { CompactMatrix(weight, format: $0.format) }
         if let b = bias {
             let nb = Tensor.zeros([count], requiresGrad: true)
             for i in 0..<min(count, b.count) { nb.storage.pointer[i] = b.storage.pointer[i] }
@@ -58,12 +66,27 @@ public final class Embedding: Module {
         weight = .randn([count, dim], rng: &rng, requiresGrad: true)
     }
 
+    /// The table in a compact format for inference (`Module.useCompactWeights`); not part of the state.
+    public private(set) var _compact: CompactMatrix?
+
     /// ids with `shape` -> `shape + [dim]`. Ids out of range are a programming error here;
     /// user-facing code validates them before calling.
-    public func callAsFunction(_ ids: [Int], shape: [Int]) -> Tensor { Tensor.embedding(weight, ids: ids, shape: shape) }
+    public func callAsFunction(_ ids: [Int], shape: [Int]) -> Tensor {
+        if let c = _compact, !Tensor.isGradEnabled { return Tensor.embedding(c, ids: ids, shape: shape) }
+        return Tensor.embedding(weight, ids: ids, shape: shape)
+    }
+
+    /// `h [..., dim] -> [..., count]`: the product with the table's transpose (a tied output layer).
+    public func project(_ h: Tensor) -> Tensor {
+        if let c = _compact, !Tensor.isGradEnabled { return h.linear(compact: c) }
+        return h.linear(weight: weight)
+    }
 
     /// Grows or cuts the table to `count` rows (see `resizedRows`). Make optimisers after resizing.
-    public func resize(to count: Int, rng: inout SeededRNG) { weight = resizedRows(weight, to: count, rng: &rng) }
+    public func resize(to count: Int, rng: inout SeededRNG) {
+        weight = resizedRows(weight, to: count, rng: &rng)
+        _compact = _compact.map { CompactMatrix(weight, format: $0.format) }
+    }
 }
 
 /// Layer normalisation over the last dimension with learnable `weight` and `bias`.
@@ -172,5 +195,56 @@ public final class Sequential: Module, UnaryLayer {
 
     public func callAsFunction(_ x: Tensor) -> Tensor {
         layers.reduce(x) { ($1 as! UnaryLayer)($0) }
+    }
+}
+
+/// Layers whose weights can be carried in a compact format for inference.
+protocol CompactWeightCarrier: AnyObject {
+    func setCompact(_ format: CompactMatrix.Format?)
+    var compactFormat: CompactMatrix.Format? { get }
+}
+
+extension Linear: CompactWeightCarrier {
+    func setCompact(_ format: CompactMatrix.Format?) { _compact = format.map { CompactMatrix(weight, format: $0) } }
+    var compactFormat: CompactMatrix.Format? { _compact?.format }
+}
+
+extension Embedding: CompactWeightCarrier {
+    func setCompact(_ format: CompactMatrix.Format?) { _compact = format.map { CompactMatrix(weight, format: $0) } }
+    var compactFormat: CompactMatrix.Format? { _compact?.format }
+}
+
+extension Module {
+    /// Carries every `Linear` and `Embedding` weight of the tree also in `format` (nil: drop the
+    /// compact copies), used in place of the Float32 weight whenever gradients are off. For inference:
+    /// call it after loading (loading refreshes the copies; an optimiser step does not, so do not
+    /// compact a model that is still training). The Float32 weights stay for saving and training.
+    /// Returns the bytes of the compact copies.
+    @discardableResult
+    public func useCompactWeights(_ format: CompactMatrix.Format?) -> Int {
+        var bytes = 0, seen = Set<ObjectIdentifier>()
+        for (_, m) in namedModules() {
+            // A table shared by several parents (T5's embedding) is listed once per parent.
+            guard let c = m as? CompactWeightCarrier, seen.insert(ObjectIdentifier(m)).inserted else { continue }
+            c.setCompact(format)
+            if let l = m as? Linear { bytes += l._compact?.byteCount ?? 0 }
+            if let e = m as? Embedding { bytes += e._compact?.byteCount ?? 0 }
+        }
+        return bytes
+    }
+
+    /// The format of the tree's compact weights, when every Linear and Embedding carries one.
+    public var compactWeightFormat: CompactMatrix.Format? {
+        let formats = namedModules().compactMap { ($0.1 as? CompactWeightCarrier)?.compactFormat }
+        let carriers = namedModules().filter { $0.1 is CompactWeightCarrier }.count
+        guard carriers > 0, formats.count == carriers, let f = formats.first, formats.allSatisfy({ $0 == f }) else { return nil }
+        return f
+    }
+
+    /// Refreshes compact copies from the Float32 weights (after they were written).
+    func refreshCompactWeights() {
+        for (_, m) in namedModules() {
+            if let c = m as? CompactWeightCarrier, let f = c.compactFormat { c.setCompact(f) }
+        }
     }
 }

@@ -122,6 +122,7 @@ open class Module {
         }
         var loaded: [String] = []
         for (key, t) in own { if let s = state[key] { t.assign(s); loaded.append(key) } }
+        refreshCompactWeights()
         stateDidLoad()
         return loaded
     }

@@ -10,6 +10,15 @@ struct ModelChoice: ParsableArguments {
     @Option(name: .long, help: ArgumentHelp("Model folder (default: $MOTIONGPT_MODEL, else the bundled Models/default).", valueName: "dir"))
     var model: String?
 
+    @Option(name: .long, help: ArgumentHelp("How MotionGPT's language model carries its weights in memory: auto (f16 when the folder stores F16, as the bundled model does: the same values, half the bytes to read), f32, f16, int8 (per-row scales; approximate). Computation is Float32 in every case.", valueName: "auto|f32|f16|int8"))
+    var weights: String = "auto"
+
+    func validate() throws {
+        guard ["auto", "f32", "f16", "int8"].contains(weights) else {
+            throw ValidationError("--weights: \(weights) is not one of auto, f32, f16, int8")
+        }
+    }
+
     /// The folder to load.
     func url(bundled name: String = "default") throws -> URL {
         do { return try ModelLocator.resolve(model, bundled: name) }
@@ -24,7 +33,14 @@ struct ModelChoice: ParsableArguments {
         guard FileManager.default.fileExists(atPath: dir.appendingPathComponent("config.json").path) else {
             throw UserError("no model at \(dir.path): train one (motiongpt train ..., or Tools/train-default.sh) or convert MotionGPT's checkpoint (motiongpt convert-checkpoint), then pass --model DIR")
         }
-        return try MotionGPTModel.load(directory: dir)
+        let m = try MotionGPTModel.load(directory: dir)
+        switch weights {
+        case "f32": break
+        case "f16": m.lm.useCompactWeights(.f16)
+        case "int8": m.lm.useCompactWeights(.int8)
+        default: if let f = MotionGPTModel.storedCompactFormat(dir) { m.lm.useCompactWeights(f) }
+        }
+        return m
     }
 }
 

@@ -89,6 +89,43 @@ final class T5Tests: XCTestCase {
     func testReluGreedyBeamAndRepetitionPenaltyMatchTransformers() throws { try checkGeneration("t5-relu") }
     func testGatedGreedyBeamAndRepetitionPenaltyMatchTransformers() throws { try checkGeneration("t5-gated") }
 
+    /// F16 and int8 weights in memory (Float32 compute): greedy ids equal transformers' on the
+    /// fixtures (made with Float32 weights), logits close to the Float32 path's.
+    func checkCompactWeights(_ name: String, _ format: CompactMatrix.Format, logitTolerance: Float) throws {
+        let f = try T5Fixture(name)
+        let ids = try f.ints("input_ids"), mask = try f.ints("attention_mask"), labels = try f.ints("labels")
+        let full = Tensor.withNoGrad {
+            f.model.decode(f.model.shiftRight(labels), encoderOutput: f.model.encode(ids, mask: mask), encoderMask: mask)
+        }
+        let bytes = f.model.useCompactWeights(format)
+        XCTAssertEqual(f.model.compactWeightFormat, format)
+        XCTAssertGreaterThan(bytes, 0)
+        let compact = Tensor.withNoGrad {
+            f.model.decode(f.model.shiftRight(labels), encoderOutput: f.model.encode(ids, mask: mask), encoderMask: mask)
+        }
+        let diff = relErr(compact, full)
+        print("\(name) \(format): logits within \(diff) of the Float32 path (relative to the largest)")
+        XCTAssertGreaterThan(diff, 0, "the compact weights were not used")
+        XCTAssertLessThan(diff, logitTolerance)
+        let prompts = zip(ids, mask).map { row, m in Array(row.prefix(m.reduce(0, +))) }
+        var greedy = GenerationOptions(); greedy.maxNewTokens = 12
+        XCTAssertEqual(try Generator(model: f.model).generate(prompts, options: greedy), try f.generations("greedy", fill: 0), "\(name) \(format) greedy")
+        // Training still sees the Float32 weights: the loss equals transformers'.
+        f.model.train()
+        let (loss, _) = f.model.loss(inputIds: ids, attentionMask: mask, labels: labels)
+        XCTAssertEqual(loss.item, try f.expected.tensor("loss").item, accuracy: 1e-3 * abs(try f.expected.tensor("loss").item))
+    }
+
+    func testF16WeightsKeepGreedyOutputs() throws {
+        try checkCompactWeights("t5-relu", .f16, logitTolerance: 2e-3)
+        try checkCompactWeights("t5-gated", .f16, logitTolerance: 2e-3)
+    }
+
+    func testInt8WeightsKeepGreedyOutputs() throws {
+        try checkCompactWeights("t5-relu", .int8, logitTolerance: 3e-2)
+        try checkCompactWeights("t5-gated", .int8, logitTolerance: 3e-2)
+    }
+
     func testCachedDecodingEqualsFullDecoding() throws {
         let f = try T5Fixture("t5-gated")
         let ids = try f.ints("input_ids"), mask = try f.ints("attention_mask")
