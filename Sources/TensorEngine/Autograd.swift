@@ -90,9 +90,17 @@ extension Tensor {
         }
         Tensor.withNoGrad {
             var grads: [ObjectIdentifier: Tensor] = [ObjectIdentifier(self): seedGrad]
-            for t in order.reversed() {
+            // Children first in `order`: popping from the end walks it backwards and drops the list's
+            // reference to each tensor as it goes.
+            while let t = order.popLast() {
+                let node = t.gradNode
+                // Free what the op saved for its backward (the closure's tensors) as soon as it has run,
+                // as PyTorch does without retain_graph: a training step's peak then holds the activations
+                // not yet back-propagated, not the whole graph. A second backward through it is refused.
+                precondition(!t.graphReleased, "backward through a graph that was already back-propagated (run the forward pass again)")
+                if node != nil { t.gradNode = nil; t.graphReleased = true }
                 guard let g = grads.removeValue(forKey: ObjectIdentifier(t)) else { continue }
-                guard let node = t.gradNode else {
+                guard let node else {
                     // A leaf: accumulate.
                     // Copy: an op may hand the same gradient tensor to several inputs.
                     if let existing = t.grad { existing.addInPlace(g) } else { t.grad = g.copy() }

@@ -45,6 +45,8 @@ public final class Tensor {
     public var grad: Tensor?
     /// The operation that produced this tensor, when recorded for autodiff.
     var gradNode: GradNode?
+    /// Set once `backward()` has run through (and freed) this tensor's operation.
+    var graphReleased = false
 
     /// Wraps existing storage (no copy). `storage.count` must equal the shape's element count.
     public init(shape: [Int], storage: TensorStorage, requiresGrad: Bool = false) {
