@@ -1,8 +1,26 @@
 import CBLAS
 import Foundation
 
+/// OpenBLAS runs single-threaded and the engine splits large products over its own threads (see
+/// `sgemm`). Why: OpenBLAS's worker threads spin on `sched_yield` for a long time after each call
+/// (THREAD_TIMEOUT, read only when the library loads), so between the many small calls of a training
+/// step they burn the core the engine's own elementwise work needs. A 100-step tokenizer run spent 4.95 s
+/// of system time of 19 s CPU with two OpenBLAS threads, 0.35 s with one. `MOTIONGPT_BLAS_THREADS`
+/// gives OpenBLAS its own threads back (then the engine does not split).
+let blasOwnThreads: Int = {
+    let asked = ProcessInfo.processInfo.environment["MOTIONGPT_BLAS_THREADS"].flatMap { Int($0) } ?? 1
+    openblas_set_num_threads(Int32(max(1, asked)))
+    return max(1, asked)
+}()
+
+/// Products below this many multiply-adds run on one thread (the dispatch costs more than it saves).
+let gemmSplitWork = 1 << 20
+/// A single-row product is bound by reading the matrix: split it from 128K weights (512 KB) up.
+let gemvSplitWork = 1 << 17
+
 /// Row-major `C = alpha * op(A) op(B) + beta * C` through OpenBLAS; the single place the engine calls GEMM.
-@inline(__always)
+/// Large products are cut into bands of C's rows (or columns, when C is wide) run in parallel on the
+/// engine's threads, each a single-threaded OpenBLAS call.
 public func sgemm(transA: Bool, transB: Bool, m: Int, n: Int, k: Int,
                   alpha: Float = 1, a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
                   beta: Float = 0, c: UnsafeMutablePointer<Float>, ldc: Int) {
@@ -12,16 +30,54 @@ public func sgemm(transA: Bool, transB: Bool, m: Int, n: Int, k: Int,
         for i in 0..<m { for j in 0..<n { c[i * ldc + j] = beta == 0 ? 0 : beta * c[i * ldc + j] } }
         return
     }
+    let threads = blasOwnThreads == 1 ? engineThreads : 1
     if m == 1 && !transA {
+        let parts = n * k < gemvSplitWork ? 1 : threads
         // A single row (decoding one token): GEMV streams the weights once and is markedly faster
-        // than OpenBLAS's GEMM path for M = 1. y[n] = op(B)ᵀ-style product of the row with B.
-        cblas_sgemv(CblasRowMajor, transB ? CblasNoTrans : CblasTrans, Int32(transB ? n : k), Int32(transB ? k : n),
-                    alpha, b, Int32(ldb), a, 1, beta, c, 1)
+        // than OpenBLAS's GEMM path for M = 1. y[n] = op(B)ᵀ-style product of the row with B; split
+        // over the outputs, each band reading its own part of B.
+        let per = (n + parts - 1) / parts
+        splitRun(parts) { p in
+            let j0 = p * per, j1 = min(n, j0 + per)
+            guard j0 < j1 else { return }
+            let bb = transB ? b + j0 * ldb : b + j0
+            cblas_sgemv(CblasRowMajor, transB ? CblasNoTrans : CblasTrans, Int32(transB ? j1 - j0 : k), Int32(transB ? k : j1 - j0),
+                        alpha, bb, Int32(ldb), a, 1, beta, c + j0, 1)
+        }
         return
     }
-    cblas_sgemm(CblasRowMajor, transA ? CblasTrans : CblasNoTrans, transB ? CblasTrans : CblasNoTrans,
-                Int32(m), Int32(n), Int32(k), alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
+    let parts = m * n * k < gemmSplitWork ? 1 : threads
+    let ta = transA ? CblasTrans : CblasNoTrans, tb = transB ? CblasTrans : CblasNoTrans
+    if parts == 1 {
+        cblas_sgemm(CblasRowMajor, ta, tb, Int32(m), Int32(n), Int32(k), alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
+        return
+    }
+    if m >= n {
+        // Bands of C's rows (multiples of 16, the kernels' blocking): op(A)'s rows, all of B.
+        let per = ((m + parts - 1) / parts + 15) / 16 * 16
+        splitRun(parts) { p in
+            let i0 = p * per, i1 = min(m, i0 + per)
+            guard i0 < i1 else { return }
+            let aa = transA ? a + i0 : a + i0 * lda
+            cblas_sgemm(CblasRowMajor, ta, tb, Int32(i1 - i0), Int32(n), Int32(k), alpha, aa, Int32(lda), b, Int32(ldb), beta,
+                        c + i0 * ldc, Int32(ldc))
+        }
+    } else {
+        // Bands of C's columns: all of op(A), op(B)'s columns.
+        let per = ((n + parts - 1) / parts + 15) / 16 * 16
+        splitRun(parts) { p in
+            let j0 = p * per, j1 = min(n, j0 + per)
+            guard j0 < j1 else { return }
+            let bb = transB ? b + j0 * ldb : b + j0
+            cblas_sgemm(CblasRowMajor, ta, tb, Int32(m), Int32(j1 - j0), Int32(k), alpha, a, Int32(lda), bb, Int32(ldb), beta,
+                        c + j0, Int32(ldc))
+        }
+    }
 }
+
+/// Runs `body(0..<parts)` on the engine's threads (inline when one part).
+@inline(__always)
+private func splitRun(_ parts: Int, _ body: (Int) -> Void) { parallelParts(parts, body) }
 
 /// Batched `op(a) @ op(b)` with broadcasting over leading (batch) dimensions; no autodiff.
 func matmulRaw(_ a: Tensor, _ b: Tensor, transA: Bool, transB: Bool) -> Tensor {
