@@ -14,6 +14,17 @@ public enum VQVAEBenchmark {
         public var trainStepSeconds: Double
     }
 
+    /// Builds the tokenizer and runs 3 training steps on `[batch, window, 263]` (the peak-memory workload).
+    public static func trainingSteps(batch: Int = 8, window: Int = 64) throws {
+        let model = try VQVAE(config: VQVAEConfig(), seed: 0)
+        var rng = SeededRNG(seed: 1)
+        let x = Tensor.randn([batch, window, 263], rng: &rng)
+        for _ in 0..<3 {
+            model.zeroGrad()
+            model.trainingStep(x, rng: &rng).loss.backward()
+        }
+    }
+
     /// Median times: encode `[1, frames, 263]` to codes, decode the codes, and a forward+backward
     /// training step on `[batch, window, 263]` (random weights; the codebook initialised from data).
     public static func run(frames: Int = 196, batch: Int = 8, window: Int = 64) throws -> Result {

@@ -42,6 +42,26 @@ def t5_greedy(tokens=64, prompt_length=16):
     return {"tokens": tokens, "seconds": t, "tokens_per_second": tokens / t}
 
 
+def t5_train_step(batch=8, input_length=64, label_length=64):
+    """A training step of the same random T5-small (forward with labels, backward; no optimiser)."""
+    try:
+        from transformers import T5Config, T5ForConditionalGeneration
+    except ImportError:
+        return None
+    cfg = T5Config(vocab_size=32128 + 515, d_model=512, d_kv=64, d_ff=2048, num_layers=6, num_decoder_layers=6,
+                   num_heads=8, feed_forward_proj="relu", tie_word_embeddings=True, dropout_rate=0.0,
+                   decoder_start_token_id=0)
+    model = T5ForConditionalGeneration(cfg).train()
+    ids = torch.randint(2, 32000, (batch, input_length))
+    labels = torch.randint(2, 32000, (batch, label_length))
+
+    def step():
+        model.zero_grad()
+        model(input_ids=ids, labels=labels).loss.backward()
+
+    return median_time(step, warmup=1, min_iter=3, budget=1)
+
+
 def sentence_encoder():
     """sentence-transformers' encode on the captions `motiongpt bench` passes (MOTIONGPT_BENCH_CAPTIONS, a
     JSON list) with the model folder it passes (MOTIONGPT_BENCH_TEXT_ENCODER), in Float32, both ways."""
@@ -62,14 +82,38 @@ def sentence_encoder():
     return {"version": sentence_transformers.__version__, "texts": len(texts), "batch_s": batch, "single_s": single}
 
 
-def vqvae(frames=196, batch=8, window=64):
-    """MotionGPT's tokenizer at its published size (the fixture script's module tree, width 512)."""
+def vq_module():
     import importlib.util
     path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "fixtures", "make_vq_fixtures.py")
     spec = importlib.util.spec_from_file_location("vqfix", path)
     vq = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(vq)
     vq.WIDTH, vq.CODES, vq.DEPTH = 512, 512, 3
+    return vq
+
+
+def vqvae_step(batch=8, window=64, model=None, vq=None):
+    """A training step of the tokenizer on [batch, window, 263] (straight-through VQ, smooth L1 + commitment)."""
+    vq = vq or vq_module()
+    model = model or vq.VQ()
+    cb = model.quantizer.codebook
+    x = torch.randn(batch, window, 263)
+    model.train()
+
+    def step():
+        model.zero_grad()
+        h = model.encoder(x.permute(0, 2, 1)).permute(0, 2, 1).reshape(-1, 512)
+        q = cb[vq.nearest(h.detach(), cb)]
+        st = h + (q - h).detach()
+        rec = model.decoder(st.view(batch, -1, 512).permute(0, 2, 1)).permute(0, 2, 1)
+        (torch.nn.functional.smooth_l1_loss(rec, x) + 0.02 * torch.nn.functional.mse_loss(h, q)).backward()
+
+    return step
+
+
+def vqvae(frames=196, batch=8, window=64):
+    """MotionGPT's tokenizer at its published size (the fixture script's module tree, width 512)."""
+    vq = vq_module()
     model = vq.VQ().eval()
     motion = torch.randn(1, frames, 263)
     cb = model.quantizer.codebook
@@ -82,17 +126,7 @@ def vqvae(frames=196, batch=8, window=64):
         codes = encode()
         enc = median_time(encode, warmup=1, min_iter=3, budget=0.5)
         dec = median_time(lambda: model.decoder(cb[codes].t().unsqueeze(0)), warmup=1, min_iter=3, budget=0.5)
-    x = torch.randn(batch, window, 263)
-    model.train()
-
-    def step():
-        model.zero_grad()
-        h = model.encoder(x.permute(0, 2, 1)).permute(0, 2, 1).reshape(-1, 512)
-        q = cb[vq.nearest(h.detach(), cb)]
-        st = h + (q - h).detach()
-        rec = model.decoder(st.view(batch, -1, 512).permute(0, 2, 1)).permute(0, 2, 1)
-        (torch.nn.functional.smooth_l1_loss(rec, x) + 0.02 * torch.nn.functional.mse_loss(h, q)).backward()
-
+    step = vqvae_step(batch, window, model, vq)
     return {"encode_s": enc, "decode_s": dec, "train_step_s": median_time(step, warmup=1, min_iter=3, budget=1)}
 
 
@@ -186,37 +220,111 @@ def lmm():
 def main():
     torch.manual_seed(0)
     torch.set_num_threads(os.cpu_count() or 1)
+    # MOTIONGPT_BENCH_ONLY: the sections `motiongpt bench --only` asked for (comma separated; empty: all).
+    only = [s for s in os.environ.get("MOTIONGPT_BENCH_ONLY", "").split(",") if s]
+    wants = lambda section: not only or section in only
     result = {"torch": torch.__version__, "threads": torch.get_num_threads(), "matmul": [], "transformer": None}
+    if wants("matmul") or wants("generation"):
+        matmul(result)
+    if wants("transformer"):
+        result["transformer"] = transformer()
+    if wants("scaling"):
+        result["scaling"] = scaling()
+    if wants("memory"):
+        result["peak_memory"] = peak_memory()
+    if wants("generation"):
+        result["t5_greedy"] = t5_greedy()
+    if wants("transformer"):
+        result["t5_train_step_s"] = t5_train_step()
+    if wants("tokenizer"):
+        result["vqvae"] = vqvae()
+    if wants("text-encoder"):
+        result["sentence_encoder"] = sentence_encoder()
+    if wants("lmm"):
+        try:
+            result["lmm"] = lmm()
+        except Exception as e:  # noqa: BLE001  (the other rows stand; the LMM row says why it has no reference)
+            result["lmm"] = {"skipped": f"the official LMM failed: {type(e).__name__}: {e}"}
+    print(json.dumps(result))
+
+
+def matmul(result):
     for m, k, n in [(64, 512, 512), (512, 512, 2048), (1, 768, 3072)]:
         a, b = torch.randn(m, k), torch.randn(k, n)
         with torch.no_grad():
             t = median_time(lambda: torch.matmul(a, b))
         result["matmul"].append({"m": m, "k": k, "n": n, "gflops": 2 * m * k * n / t / 1e9})
-    args = dict(zip(["depth", "dim", "heads", "batch", "tokens"], map(int, sys.argv[1:6]))) if len(sys.argv) >= 6 else {}
-    depth, dim, heads = args.get("depth", 6), args.get("dim", 512), args.get("heads", 8)
-    batch, tokens = args.get("batch", 8), args.get("tokens", 64)
+
+
+def transformer_stack(depth=6, dim=512, heads=8, batch=8, tokens=64):
+    """The engine's TransformerStack in torch: pre-norm GELU encoder layers, no dropout; a step is
+    forward + backward of the mean square of the output."""
     layer = lambda: torch.nn.TransformerEncoderLayer(dim, heads, 4 * dim, dropout=0.0, activation="gelu",
                                                       batch_first=True, norm_first=True)
     stack = torch.nn.Sequential(*[layer() for _ in range(depth)])
     x = torch.randn(batch, tokens, dim)
-    with torch.no_grad():
-        fwd = median_time(lambda: stack(x), budget=1)
 
     def step():
         stack.zero_grad()
         stack(x).square().mean().backward()
 
+    return stack, x, step
+
+
+def transformer():
+    stack, x, step = transformer_stack()
+    with torch.no_grad():
+        fwd = median_time(lambda: stack(x), budget=1)
     fb = median_time(step, warmup=1, min_iter=3, budget=2)
-    result["transformer"] = {"forward_s": fwd, "forward_backward_s": fb}
-    result["t5_greedy"] = t5_greedy()
-    result["vqvae"] = vqvae()
-    result["sentence_encoder"] = sentence_encoder()
-    try:
-        result["lmm"] = lmm()
-    except Exception as e:  # noqa: BLE001  (the other rows stand; the LMM row says why it has no reference)
-        result["lmm"] = {"skipped": f"the official LMM failed: {type(e).__name__}: {e}"}
-    print(json.dumps(result))
+    return {"forward_s": fwd, "forward_backward_s": fb}
+
+
+# The scaling table: a 2-layer, 512-wide stack's training step over batch sizes and sequence lengths
+# (the same list as EngineBenchmark.scalingShapes).
+SCALING_SHAPES = [(1, 64), (4, 64), (16, 64), (8, 32), (8, 128), (8, 256)]
+
+
+def scaling():
+    rows = []
+    for batch, tokens in SCALING_SHAPES:
+        _, _, step = transformer_stack(depth=2, batch=batch, tokens=tokens)
+        rows.append({"batch": batch, "tokens": tokens, "forward_backward_s": median_time(step, warmup=1, min_iter=3, budget=0.5)})
+    return rows
+
+
+def status_kb(field):
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith(field + ":"):
+                return int(line.split()[1])
+    return None
+
+
+def peak_growth(name):
+    """Bytes the peak resident set grows by, in this fresh process, while building `name`'s workload and
+    running 3 of its training steps (the same workloads as the engine's peak-memory rows)."""
+    base = status_kb("VmRSS")
+    if name == "transformer":
+        step = transformer_stack()[2]
+    else:
+        step = vqvae_step()
+    for _ in range(3):
+        step()
+    return (status_kb("VmHWM") - base) * 1024
+
+
+def peak_memory():
+    import subprocess
+    out = {}
+    for name in ("transformer", "tokenizer"):
+        r = subprocess.run([sys.executable, os.path.abspath(__file__), "--peak", name], capture_output=True, text=True)
+        out[name] = json.loads(r.stdout)["peak_bytes"] if r.returncode == 0 else None
+    return out
 
 
 if __name__ == "__main__":
-    main()
+    if len(sys.argv) == 3 and sys.argv[1] == "--peak":
+        torch.set_num_threads(os.cpu_count() or 1)
+        print(json.dumps({"peak_bytes": peak_growth(sys.argv[2])}))
+    else:
+        main()
