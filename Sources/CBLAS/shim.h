@@ -14,3 +14,10 @@
 void dsyevd_(const char *jobz, const char *uplo, const int *n, double *a, const int *lda, double *w,
              double *work, const int *lwork, int *iwork, const int *liwork, int *info,
              size_t jobz_len, size_t uplo_len);
+
+// OpenBLAS's run-time kernel choice (DYNAMIC_ARCH builds, as Debian's): `gotoblas_dynamic_init` picks
+// the kernels for the CPU, or for $OPENBLAS_CORETYPE when set; it returns early once a choice exists,
+// and `gotoblas_dynamic_quit` clears it. The engine uses the pair to move to the AVX-512 kernels on
+// CPUs that 0.3.21 does not recognise as AVX-512 capable (AMD Zen 4 gets the Haswell kernels).
+void gotoblas_dynamic_init(void);
+void gotoblas_dynamic_quit(void);

@@ -71,6 +71,34 @@ static void gemm_scalar_i8(const int8_t *q, const float *scale, long n, long k, 
     }
 }
 
+#include <math.h>
+
+// Abramowitz and Stegun 7.1.26 for erf(z), z >= 0, given e = exp(-z*z).
+static const float erf_p = 0.3275911f, erf_a1 = 0.254829592f, erf_a2 = -0.284496736f, erf_a3 = 1.421413741f,
+                   erf_a4 = -1.453152027f, erf_a5 = 1.061405429f;
+
+static inline float erf_pos(float z, float e) {
+    float t = 1.0f / (1.0f + erf_p * z);
+    float poly = ((((erf_a5 * t + erf_a4) * t + erf_a3) * t + erf_a2) * t + erf_a1) * t;
+    return 1.0f - poly * e;
+}
+
+static void gelu_scalar(const float *x, float *y, long count) {
+    for (long i = 0; i < count; i++) {
+        float v = x[i], z = fabsf(v) * 0.70710678118654752f;
+        float erfz = erf_pos(z, expf(-z * z));
+        y[i] = 0.5f * v * (1.0f + (v < 0 ? -erfz : erfz));
+    }
+}
+
+static void gelu_derivative_scalar(const float *x, float *d, long count) {
+    for (long i = 0; i < count; i++) {
+        float v = x[i], z = fabsf(v) * 0.70710678118654752f, e = expf(-z * z);
+        float erfz = erf_pos(z, e);
+        d[i] = 0.5f * (1.0f + (v < 0 ? -erfz : erfz)) + v * 0.39894228040143268f * e;
+    }
+}
+
 #if defined(__x86_64__) || defined(__i386__)
 #include <immintrin.h>
 #define VEC __attribute__((target("avx2,fma,f16c")))
@@ -186,6 +214,60 @@ static VEC void f16_to_f32_vec(const uint16_t *src, float *dst, long count) {
     for (; i < count; i++) dst[i] = half_to_float(src[i]);
 }
 
+// exp(x) for x <= 0 (what GELU needs: x = -z*z), Cephes' expf: 2^n * P(r), r = x - n ln2.
+static VEC inline __m256 exp_neg(__m256 x) {
+    x = _mm256_max_ps(x, _mm256_set1_ps(-87.0f));
+    __m256 n = _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(1.44269504088896341f)), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    __m256 r = _mm256_fnmadd_ps(n, _mm256_set1_ps(0.693359375f), x);
+    r = _mm256_fnmadd_ps(n, _mm256_set1_ps(-2.12194440e-4f), r);
+    __m256 p = _mm256_set1_ps(1.9875691500e-4f);
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.3981999507e-3f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(8.3334519073e-3f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(4.1665795894e-2f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.6666665459e-1f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(5.0000001201e-1f));
+    p = _mm256_fmadd_ps(p, _mm256_mul_ps(r, r), _mm256_add_ps(r, _mm256_set1_ps(1.0f)));
+    __m256i e = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23);
+    return _mm256_mul_ps(p, _mm256_castsi256_ps(e));
+}
+
+// Phi-related pieces for 8 values: returns erf(|x|/sqrt2) with its sign applied, and e = exp(-x*x/2).
+static VEC inline __m256 erf_signed(__m256 v, __m256 *e_out) {
+    const __m256 sign = _mm256_set1_ps(-0.0f);
+    __m256 z = _mm256_mul_ps(_mm256_andnot_ps(sign, v), _mm256_set1_ps(0.70710678118654752f));
+    __m256 e = exp_neg(_mm256_mul_ps(_mm256_mul_ps(z, z), _mm256_set1_ps(-1.0f)));
+    __m256 t = _mm256_div_ps(_mm256_set1_ps(1.0f), _mm256_fmadd_ps(_mm256_set1_ps(erf_p), z, _mm256_set1_ps(1.0f)));
+    __m256 poly = _mm256_fmadd_ps(_mm256_set1_ps(erf_a5), t, _mm256_set1_ps(erf_a4));
+    poly = _mm256_fmadd_ps(poly, t, _mm256_set1_ps(erf_a3));
+    poly = _mm256_fmadd_ps(poly, t, _mm256_set1_ps(erf_a2));
+    poly = _mm256_fmadd_ps(poly, t, _mm256_set1_ps(erf_a1));
+    poly = _mm256_mul_ps(poly, t);
+    __m256 erfz = _mm256_fnmadd_ps(poly, e, _mm256_set1_ps(1.0f));
+    *e_out = e;
+    return _mm256_or_ps(erfz, _mm256_and_ps(v, sign));  // erf is odd
+}
+
+static VEC void gelu_vec(const float *x, float *y, long count) {
+    long i = 0;
+    for (; i + 8 <= count; i += 8) {
+        __m256 v = _mm256_loadu_ps(x + i), e;
+        __m256 erf = erf_signed(v, &e);
+        _mm256_storeu_ps(y + i, _mm256_mul_ps(_mm256_mul_ps(_mm256_set1_ps(0.5f), v), _mm256_add_ps(_mm256_set1_ps(1.0f), erf)));
+    }
+    gelu_scalar(x + i, y + i, count - i);
+}
+
+static VEC void gelu_derivative_vec(const float *x, float *d, long count) {
+    long i = 0;
+    for (; i + 8 <= count; i += 8) {
+        __m256 v = _mm256_loadu_ps(x + i), e;
+        __m256 erf = erf_signed(v, &e);
+        __m256 cdf = _mm256_mul_ps(_mm256_set1_ps(0.5f), _mm256_add_ps(_mm256_set1_ps(1.0f), erf));
+        _mm256_storeu_ps(d + i, _mm256_fmadd_ps(_mm256_mul_ps(v, _mm256_set1_ps(0.39894228040143268f)), e, cdf));
+    }
+    gelu_derivative_scalar(x + i, d + i, count - i);
+}
+
 static VEC float read_sum_vec(const float *src, long count) {
     __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
     long i = 0;
@@ -210,9 +292,33 @@ static int detect(void) { return 0; }
 
 static int vectorized = -1;
 
+int mgpt_cpu_has_avx512(void) {
+#if defined(__x86_64__)
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512dq") &&
+           __builtin_cpu_supports("avx512vl");
+#else
+    return 0;
+#endif
+}
+
 int mgpt_kernels_vectorized(void) {
     if (vectorized < 0) vectorized = detect();  // idempotent: a race writes the same value
     return vectorized;
+}
+
+void mgpt_gelu(const float *x, float *y, long count) {
+#if defined(__x86_64__) || defined(__i386__)
+    if (mgpt_kernels_vectorized()) { gelu_vec(x, y, count); return; }
+#endif
+    gelu_scalar(x, y, count);
+}
+
+void mgpt_gelu_derivative(const float *x, float *d, long count) {
+#if defined(__x86_64__) || defined(__i386__)
+    if (mgpt_kernels_vectorized()) { gelu_derivative_vec(x, d, count); return; }
+#endif
+    gelu_derivative_scalar(x, d, count);
 }
 
 float mgpt_read_sum(const float *src, long count) {

@@ -3,6 +3,9 @@
 #include "ckernels.h"
 
 #include <pthread.h>
+#if defined(__GLIBC__)
+#include <malloc.h>
+#endif
 #include <stdatomic.h>
 #include <time.h>
 
@@ -109,4 +112,14 @@ void mgpt_pool_run(long parts, mgpt_task_fn fn, void *ctx) {
     job_fn = 0;
     job_ctx = 0;
     atomic_flag_clear_explicit(&busy, memory_order_release);
+}
+
+void mgpt_tune_allocator(long mmap_threshold, long trim_threshold) {
+#if defined(__GLIBC__)
+    if (mmap_threshold > 0) mallopt(M_MMAP_THRESHOLD, (int)mmap_threshold);
+    if (trim_threshold > 0) mallopt(M_TRIM_THRESHOLD, (int)trim_threshold);
+#else
+    (void)mmap_threshold;
+    (void)trim_threshold;
+#endif
 }

@@ -38,6 +38,9 @@ struct Bench: ParsableCommand {
 
     static let sections = ["matmul", "memory", "transformer", "scaling", "generation", "tokenizer", "lmm", "text-encoder"]
 
+    @Option(name: .long, help: ArgumentHelp("The instruction set the PyTorch reference may use: matched (default: AVX2 when OpenBLAS runs its AVX2 kernels, as the engine's compute does) or native (torch's own choice, AVX-512 where the CPU has it).", valueName: "matched|native"))
+    var torchIsa: String = "matched"
+
     /// Internal: run one peak-memory workload in this (fresh) process and print its growth as JSON.
     @Option(name: .long, help: .hidden)
     var peakMemory: String?
@@ -46,6 +49,7 @@ struct Bench: ParsableCommand {
     var only: String?
 
     func validate() throws {
+        guard ["matched", "native"].contains(torchIsa) else { throw ValidationError("--torch-isa: \(torchIsa) is not matched or native") }
         for s in selected where !Self.sections.contains(s) {
             throw ValidationError("--only: unknown section \"\(s)\" (known: \(Self.sections.joined(separator: ", ")))")
         }
@@ -65,7 +69,7 @@ struct Bench: ParsableCommand {
             print("{\"peak_bytes\": \(bytes ?? -1)}")
             return
         }
-        print("motiongpt bench \(MotionGPTVersion.string)  threads: engine \(engineThreads), BLAS \(blasThreads()); "
+        print("motiongpt bench \(MotionGPTVersion.string)  threads: engine \(engineThreads), BLAS \(blasThreads()) (OpenBLAS \(blasCoreName) kernels); "
               + "compact-weight kernels: \(CompactMatrix.vectorized ? "AVX2+FMA+F16C" : "portable C")")
         let textEncoderFolder = wants("text-encoder") ? try? ModelLocator.resolve(nil, bundled: "text-encoder", environment: [:]) : nil
         // The LMM's weights and inputs go to a file first, so the reference runs the same model on them.
@@ -82,12 +86,17 @@ struct Bench: ParsableCommand {
         if let lmmCode, !FileManager.default.fileExists(atPath: lmmCode + "/mogen") {
             throw ValidationError("--lmm-code \(lmmCode) holds no mogen/ (expected a checkout of mingyuan-zhang/LMM)")
         }
+        // A fair ratio has both sides on the same instruction set: with OpenBLAS on its AVX2 kernels
+        // (Haswell, Zen) torch is held to AVX2 too; oneDNN would otherwise use AVX-512 where it exists.
+        let avx2Only = ["haswell", "zen"].contains(blasCoreName.lowercased())
+        let torchISA: String? = torchIsa == "matched" && avx2Only ? "avx2" : nil
         let reference = noReference ? nil : TorchReference.run(python: python, textEncoder: textEncoderFolder,
-                                                               lmm: lmmFile.map { ($0, lmmCode) }, only: selected)
+                                                               lmm: lmmFile.map { ($0, lmmCode) }, only: selected, isa: torchISA)
         if reference == nil && !noReference {
             print("reference: PyTorch not found (set MOTIONGPT_PYTHON to a Python with torch); showing engine and raw BLAS only")
         } else if let reference {
-            print("reference: torch \(reference.version), \(reference.threads) threads")
+            print("reference: torch \(reference.version), \(reference.threads) threads, instruction set "
+                  + (torchISA.map { "\($0) (matched to OpenBLAS's \(blasCoreName) kernels; --torch-isa native lifts it)" } ?? "torch's own choice"))
         }
         print("")
         // The sgemm peak (largest raw GFLOP/s over the shapes) and the memory bandwidth are the limits
@@ -301,7 +310,8 @@ struct TorchReference {
 
     /// `lmm`: the weights-and-inputs file `LMMBenchmark.Workload.write` made and the official checkout (nil:
     /// the rows say no checkout was given).
-    static func run(python: String?, textEncoder: URL? = nil, lmm: (file: URL, code: String?)? = nil, only: [String] = []) -> TorchReference? {
+    static func run(python: String?, textEncoder: URL? = nil, lmm: (file: URL, code: String?)? = nil, only: [String] = [],
+                    isa: String? = nil) -> TorchReference? {
         let script = URL(fileURLWithPath: FileManager.default.currentDirectoryPath)
             .appendingPathComponent("Tools/bench/torch_reference.py")
         guard FileManager.default.fileExists(atPath: script.path) else { return nil }
@@ -319,6 +329,11 @@ struct TorchReference {
         }
         env["MOTIONGPT_LMM_CODE"] = nil
         env["MOTIONGPT_BENCH_ONLY"] = only.joined(separator: ",")
+        if let isa {
+            // ATen's vectorised kernels and oneDNN's (convolutions, GEMM) both honour a ceiling.
+            env["ATEN_CPU_CAPABILITY"] = isa
+            env["ONEDNN_MAX_CPU_ISA"] = isa.uppercased()
+        }
         if let lmm {
             env["MOTIONGPT_BENCH_LMM"] = lmm.file.path
             env["MOTIONGPT_LMM_CODE"] = lmm.code

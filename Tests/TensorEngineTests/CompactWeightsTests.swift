@@ -101,4 +101,26 @@ final class CompactWeightsTests: XCTestCase {
         let table = Tensor.embedding(CompactMatrix(w, format: .f16), ids: [3, 0, 63], shape: [3])
         for (i, id) in [3, 0, 63].enumerated() { for c in 0..<96 { XCTAssertEqual(table[i, c], half[id, c]) } }
     }
+
+    /// The vectorised GELU and its derivative against the erf formula in Double (Foundation's erf),
+    /// over [-10, 10] and both kernel paths.
+    func testGELUKernelsAgreeWithTheErfFormula() {
+        let n = 20_001
+        let x = Tensor((0..<n).map { -10 + 20 * Float($0) / Float(n - 1) })
+        bothPaths { path in
+            x.requiresGrad = true
+            let y = x.gelu()
+            y.sum().backward()
+            var worstY = 0.0, worstD = 0.0
+            for i in 0..<n {
+                let v = Double(x.storage.pointer[i])
+                let cdf = 0.5 * (1 + Foundation.erf(v / 2.0.squareRoot()))
+                worstY = max(worstY, abs(Double(y.storage.pointer[i]) - v * cdf) / max(1, abs(v * cdf)))
+                worstD = max(worstD, abs(Double(x.grad!.storage.pointer[i]) - (cdf + v * Foundation.exp(-v * v / 2) / (2 * Double.pi).squareRoot())))
+            }
+            XCTAssertLessThan(worstY, 1e-6, "\(path) gelu")
+            XCTAssertLessThan(worstD, 1e-6, "\(path) gelu derivative")
+            x.grad = nil
+        }
+    }
 }

@@ -8,6 +8,8 @@
 
 /// 1 when the AVX2 + FMA + F16C paths are in use on this CPU, else 0 (portable C).
 int mgpt_kernels_vectorized(void);
+/// 1 when the CPU has AVX-512 F, BW, DQ and VL (what OpenBLAS's SkylakeX kernels need), else 0.
+int mgpt_cpu_has_avx512(void);
 /// Tests: 1 forces the portable C paths, 0 goes back to what the CPU supports.
 void mgpt_kernels_force_portable(int on);
 
@@ -25,6 +27,16 @@ void mgpt_gemm_f16(const uint16_t *w, long n, long k, const float *x, long m, lo
 /// The same with int8 rows and one scale per row: W[j, t] = scale[j] * q[j * k + t].
 void mgpt_gemm_i8(const int8_t *q, const float *scale, long n, long k, const float *x, long m, long ldx,
                   float *y, long ldy, int accumulate);
+
+/// GELU with the exact (erf) form, y = x * Phi(x), and its derivative d = Phi(x) + x * phi(x).
+/// erf is Abramowitz and Stegun 7.1.26 (absolute error under 1.5e-7, the same family of polynomial
+/// ATen's vectorised erf uses) with a Cephes-style exp; vectorised for AVX2 + FMA.
+void mgpt_gelu(const float *x, float *y, long count);
+void mgpt_gelu_derivative(const float *x, float *d, long count);
+
+/// glibc only: serve blocks up to `mmap_threshold` bytes from the heap and return the heap's top to the
+/// system only past `trim_threshold` (mallopt); each value <= 0 leaves that setting alone. Elsewhere a no-op.
+void mgpt_tune_allocator(long mmap_threshold, long trim_threshold);
 
 /// Sum of `count` floats read once in order (the memory-bandwidth probe of `motiongpt bench`).
 float mgpt_read_sum(const float *src, long count);
