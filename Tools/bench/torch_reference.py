@@ -25,8 +25,8 @@ def median_time(fn, warmup=2, min_iter=5, budget=0.6):
     return samples[len(samples) // 2]
 
 
-def t5_greedy(tokens=64, prompt_length=16):
-    """Greedy generation of exactly `tokens` tokens with a random T5-small-sized model at batch 1."""
+def t5_small():
+    """A random T5-small-shaped model (the engine's GenerationBenchmark.t5SmallConfig), or None without transformers."""
     try:
         from transformers import T5Config, T5ForConditionalGeneration
     except ImportError:
@@ -34,7 +34,15 @@ def t5_greedy(tokens=64, prompt_length=16):
     cfg = T5Config(vocab_size=32128 + 515, d_model=512, d_kv=64, d_ff=2048, num_layers=6, num_decoder_layers=6,
                    num_heads=8, feed_forward_proj="relu", tie_word_embeddings=True, dropout_rate=0.0,
                    decoder_start_token_id=0)
-    model = T5ForConditionalGeneration(cfg).eval()
+    return T5ForConditionalGeneration(cfg)
+
+
+def t5_greedy(tokens=64, prompt_length=16):
+    """Greedy generation of exactly `tokens` tokens with a random T5-small-sized model at batch 1."""
+    model = t5_small()
+    if model is None:
+        return None
+    model.eval()
     ids = torch.randint(2, 32000, (1, prompt_length))
     with torch.no_grad():
         t = median_time(lambda: model.generate(input_ids=ids, max_new_tokens=tokens, min_new_tokens=tokens,
@@ -44,14 +52,10 @@ def t5_greedy(tokens=64, prompt_length=16):
 
 def t5_train_step(batch=8, input_length=64, label_length=64):
     """A training step of the same random T5-small (forward with labels, backward; no optimiser)."""
-    try:
-        from transformers import T5Config, T5ForConditionalGeneration
-    except ImportError:
+    model = t5_small()
+    if model is None:
         return None
-    cfg = T5Config(vocab_size=32128 + 515, d_model=512, d_kv=64, d_ff=2048, num_layers=6, num_decoder_layers=6,
-                   num_heads=8, feed_forward_proj="relu", tie_word_embeddings=True, dropout_rate=0.0,
-                   decoder_start_token_id=0)
-    model = T5ForConditionalGeneration(cfg).train()
+    model.train()
     ids = torch.randint(2, 32000, (batch, input_length))
     labels = torch.randint(2, 32000, (batch, label_length))
 
@@ -226,20 +230,13 @@ def main():
     result = {"torch": torch.__version__, "threads": torch.get_num_threads(), "matmul": [], "transformer": None}
     if wants("matmul") or wants("generation"):
         matmul(result)
-    if wants("transformer"):
-        result["transformer"] = transformer()
-    if wants("scaling"):
-        result["scaling"] = scaling()
-    if wants("memory"):
-        result["peak_memory"] = peak_memory()
-    if wants("generation"):
-        result["t5_greedy"] = t5_greedy()
-    if wants("transformer"):
-        result["t5_train_step_s"] = t5_train_step()
-    if wants("tokenizer"):
-        result["vqvae"] = vqvae()
-    if wants("text-encoder"):
-        result["sentence_encoder"] = sentence_encoder()
+    # (section, result key, measurement), in the order the engine prints them.
+    for section, key, measure in [("transformer", "transformer", transformer), ("scaling", "scaling", scaling),
+                                  ("memory", "peak_memory", peak_memory), ("generation", "t5_greedy", t5_greedy),
+                                  ("transformer", "t5_train_step_s", t5_train_step), ("tokenizer", "vqvae", vqvae),
+                                  ("text-encoder", "sentence_encoder", sentence_encoder)]:
+        if wants(section):
+            result[key] = measure()
     if wants("lmm"):
         try:
             result["lmm"] = lmm()
