@@ -11,6 +11,7 @@ public func dgemm(transA: Bool, transB: Bool, m: Int, n: Int, k: Int,
         for i in 0..<m { for j in 0..<n { c[i * ldc + j] = beta == 0 ? 0 : beta * c[i * ldc + j] } }
         return
     }
+    _ = blasOwnThreads  // OpenBLAS set up as for sgemm (single-threaded, its kernels chosen) before its first call
     cblas_dgemm(CblasRowMajor, transA ? CblasTrans : CblasNoTrans, transB ? CblasTrans : CblasNoTrans,
                 Int32(m), Int32(n), Int32(k), alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
 }
