@@ -40,6 +40,9 @@ public var blasCoreName: String {
 
 /// Products below this many multiply-adds run on one thread (the dispatch costs more than it saves).
 let gemmSplitWork = 1 << 20
+/// From this many multiply-adds up, twice as many bands as threads: the threads claim bands as they
+/// come free, so one that started late or was preempted does not leave the other waiting.
+let gemmFineSplitWork = 1 << 24
 /// A single-row product is bound by reading the matrix: split it from 128K weights (512 KB) up.
 let gemvSplitWork = 1 << 17
 
@@ -71,7 +74,7 @@ public func sgemm(transA: Bool, transB: Bool, m: Int, n: Int, k: Int,
         }
         return
     }
-    let parts = m * n * k < gemmSplitWork ? 1 : threads
+    let parts = m * n * k < gemmSplitWork ? 1 : (m * n * k >= gemmFineSplitWork ? 2 * threads : threads)
     let ta = transA ? CblasTrans : CblasNoTrans, tb = transB ? CblasTrans : CblasNoTrans
     if parts == 1 {
         cblas_sgemm(CblasRowMajor, ta, tb, Int32(m), Int32(n), Int32(k), alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))

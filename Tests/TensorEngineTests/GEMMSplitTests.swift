@@ -8,7 +8,8 @@ final class GEMMSplitTests: XCTestCase {
     func testSplitProductsEqualTheTripleLoop() {
         var rng = SeededRNG(seed: 5)
         XCTAssertGreaterThanOrEqual(70 * 40 * 400, gemmSplitWork, "the shapes must be large enough to be split")
-        for (m, n, k) in [(70, 40, 400), (40, 70, 400), (1, 1100, 1000), (33, 2, 20000), (3, 5, 7)] {
+        XCTAssertGreaterThanOrEqual(260 * 250 * 260, gemmFineSplitWork, "and one large enough for the finer split")
+        for (m, n, k) in [(70, 40, 400), (40, 70, 400), (1, 1100, 1000), (33, 2, 20000), (3, 5, 7), (260, 250, 260)] {
             for transA in [false, true] {
                 for transB in [false, true] {
                     for (alpha, beta) in [(Float(1), Float(0)), (0.5, 2)] {
