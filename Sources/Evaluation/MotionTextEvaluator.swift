@@ -304,7 +304,7 @@ public final class MotionTextEvaluator: Module, MotionTextEmbedder {
         do { normalizer = try FeatureNormalizer(meanURL: try folder.require(config.meanFile), stdURL: try folder.require(config.stdFile)) }
         catch let e as ModelHubError { throw e }
         catch { throw ModelHubError.badModel("\(folder.url.path): \(error)") }
-        let textURL = textEncoderURL(config.textEncoder, relativeTo: folder.url)
+        let textURL = ModelFolder.resolve(config.textEncoder, relativeTo: folder.url)
         guard FileManager.default.fileExists(atPath: textURL.appendingPathComponent("config.json").path) else {
             throw ModelHubError.notFound("\(folder.configURL.path): text_encoder \(config.textEncoder) is not a model folder (looked in \(textURL.path))")
         }
@@ -330,10 +330,4 @@ public final class MotionTextEvaluator: Module, MotionTextEmbedder {
         }
         return try load(folder)
     }
-
-    /// `path` read relative to the model folder unless absolute.
-    public static func textEncoderURL(_ path: String, relativeTo folder: URL) -> URL { ModelFolder.resolve(path, relativeTo: folder) }
-
-    /// `target` as a path relative to `folder` (both absolute), for `text_encoder`.
-    public static func relativePath(of target: URL, from folder: URL) -> String { ModelFolder.relativePath(of: target, from: folder) }
 }

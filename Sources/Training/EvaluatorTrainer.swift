@@ -247,13 +247,8 @@ extension EvaluatorTrainer {
 func evaluatorClips(_ root: URL, split: String, normalizer: FeatureNormalizer, mirror: Bool, table: inout [String]) throws -> [EvaluatorClip] {
     var o = MotionDataset.Options(); o.split = split
     let ds = try MotionDataset(root: root, options: o)
-    var rowOf = Dictionary(table.enumerated().map { ($0.element, $0.offset) }, uniquingKeysWith: { a, _ in a })
-    func rows(_ texts: [String]) -> [Int] {
-        texts.map { t in
-            if let r = rowOf[t] { return r }
-            rowOf[t] = table.count; table.append(t); return table.count - 1
-        }
-    }
+    var rows = CaptionRows(table)
+    defer { table = rows.texts }
     var out: [EvaluatorClip] = []
     for item in ds.items where item.name == item.clip && !item.mirrored {
         let captions = item.captions.filter(\.isWholeClip).map(\.text)
@@ -261,7 +256,7 @@ func evaluatorClips(_ root: URL, split: String, normalizer: FeatureNormalizer, m
         let m = mirror ? try item.mirroredItem() : nil
         out.append(EvaluatorClip(name: item.name, features: try normalizer.normalize(item.features),
                                  mirroredFeatures: try m.map { try normalizer.normalize($0.features) },
-                                 captionRows: rows(captions), mirroredCaptionRows: m.map { rows($0.captions.map(\.text)) } ?? []))
+                                 captionRows: rows.rows(captions), mirroredCaptionRows: m.map { rows.rows($0.captions.map(\.text)) } ?? []))
     }
     guard !out.isEmpty else { throw MotionSourceError.bad("\(root.path): no \(split) clip with a whole-clip caption") }
     return out
@@ -272,13 +267,11 @@ func evaluatorClips(_ root: URL, split: String, normalizer: FeatureNormalizer, m
 /// split is never read), and writes the evaluator folder to `output`.
 public func trainEvaluator(_ p: EvaluatorTrainingParameters, progress: (TrainingEvent) -> IterationControl) throws -> TrainingOutcome {
     try p.loop.validate()
-    if !p.loop.resume && !p.loop.force && FileManager.default.fileExists(atPath: p.output.appendingPathComponent("config.json").path) {
-        throw TrainingError.outputExists("\(p.output.path) (a model)")
-    }
+    try p.loop.refuseExistingOutput(p.output, marker: "config.json", what: "a model")
     let encoder = try p.sentenceEncoder ?? SentenceEncoder.load(directory: p.textEncoder)
     var config = p.config
     config.textDimension = encoder.dimension
-    config.textEncoder = MotionTextEvaluator.relativePath(of: URL(fileURLWithPath: p.textEncoder.path), from: URL(fileURLWithPath: p.output.path))
+    config.textEncoder = ModelFolder.relativePath(of: URL(fileURLWithPath: p.textEncoder.path), from: URL(fileURLWithPath: p.output.path))
     let trainFeatures = try MotionSources.load([p.data.path], split: "train", nfeats: config.nfeats, requireSplit: true)
     let normalizer = try MotionSources.normalizer(for: [p.data.path], clips: trainFeatures)
     var table: [String] = []

@@ -281,13 +281,8 @@ extension LMMTrainer {
                                  captions: Bool, minFrames: Int, table: inout [String]) throws -> [[LMMClip]] {
         var o = MotionDataset.Options(); o.split = split; o.mirror = mirror; o.requireCaptions = captions
         let ds = try MotionDataset(root: root, options: o)
-        var rowOf = Dictionary(table.enumerated().map { ($0.element, $0.offset) }, uniquingKeysWith: { a, _ in a })
-        func rows(_ texts: [String]) -> [Int] {
-            texts.map { t in
-                if let r = rowOf[t] { return r }
-                rowOf[t] = table.count; table.append(t); return table.count - 1
-            }
-        }
+        var rows = CaptionRows(table)
+        defer { table = rows.texts }
         var out: [[LMMClip]] = []
         for k in factors {
             guard k >= 1 else { throw TrainingError.badParameters("downsampling factors must be at least 1, got \(k)") }
@@ -303,7 +298,7 @@ extension LMMTrainer {
                 guard h.shape[0] >= minFrames else { continue }
                 let u = try UnifiedMotion(humanML3D: h, fps: 20 / Float(k))
                 set.append(LMMClip(name: item.name, features: try normalizer.normalize(u.features), fps: u.fps,
-                                   captionRows: rows(item.captions.map(\.text))))
+                                   captionRows: rows.rows(item.captions.map(\.text))))
             }
             out.append(set)
         }
@@ -315,9 +310,7 @@ extension LMMTrainer {
 /// val split; the test split is never read), and writes the LMM folder to `output`.
 public func trainLMM(_ p: LMMTrainingParameters, progress: (TrainingEvent) -> IterationControl) throws -> TrainingOutcome {
     try p.loop.validate()
-    if !p.loop.resume && !p.loop.force && FileManager.default.fileExists(atPath: p.output.appendingPathComponent("config.json").path) {
-        throw TrainingError.outputExists("\(p.output.path) (a model)")
-    }
+    try p.loop.refuseExistingOutput(p.output, marker: "config.json", what: "a model")
     let encoder = try p.sentenceEncoder ?? BertFamily.load(try ModelFolder(p.textEncoder))
     let humanML3D = try FeatureNormalizer(directory: p.data)
     let normalizer = try LMMModel.unifiedNormalizer(humanML3D: humanML3D)

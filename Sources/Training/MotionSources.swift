@@ -87,3 +87,25 @@ public enum MotionSources {
 extension MotionSourceError: ClassifiedError {
     public var kind: ErrorKind { .badInput }
 }
+
+/// Caption texts as rows of one table (in order of first appearance), so a caption seen in several
+/// clips or splits is encoded once; the trainers look its sentence features up by row.
+struct CaptionRows {
+    private(set) var texts: [String]
+    private var rowOf: [String: Int]
+
+    init(_ texts: [String]) {
+        self.texts = texts
+        rowOf = Dictionary(texts.enumerated().map { ($0.element, $0.offset) }, uniquingKeysWith: { a, _ in a })
+    }
+
+    /// The row of each text, adding the new ones.
+    mutating func rows(_ captions: [String]) -> [Int] {
+        captions.map { t in
+            if let r = rowOf[t] { return r }
+            rowOf[t] = texts.count
+            texts.append(t)
+            return texts.count - 1
+        }
+    }
+}

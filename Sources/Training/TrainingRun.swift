@@ -45,6 +45,13 @@ public struct TrainingLoop: Sendable {
 
     public init(steps: Int) { self.steps = steps }
 
+    /// Refuses to start over an existing output (`output/marker` present) unless resuming or forced.
+    func refuseExistingOutput(_ output: URL, marker: String, what: String) throws {
+        if !resume && !force && FileManager.default.fileExists(atPath: output.appendingPathComponent(marker).path) {
+            throw TrainingError.outputExists("\(output.path) (\(what))")
+        }
+    }
+
     func validate() throws {
         guard steps > 0, logEvery > 0, checkpointEvery > 0, validateEvery > 0 else {
             throw TrainingError.badParameters("steps, log, checkpoint and validation intervals must be positive")
@@ -170,10 +177,7 @@ public struct TokenizerTrainingParameters {
 /// those of `options`.
 public func trainTokenizer(_ p: TokenizerTrainingParameters, progress: (TrainingEvent) -> IterationControl) throws -> TrainingOutcome {
     try p.loop.validate()
-    let fm = FileManager.default
-    if !p.loop.resume && !p.loop.force && fm.fileExists(atPath: p.output.appendingPathComponent("model.safetensors").path) {
-        throw TrainingError.outputExists("\(p.output.path) (a tokenizer)")
-    }
+    try p.loop.refuseExistingOutput(p.output, marker: "model.safetensors", what: "a tokenizer")
     var options = p.options
     options.steps = p.loop.steps; options.logEvery = p.loop.logEvery; options.checkpointEvery = p.loop.checkpointEvery
     let vq = p.config
@@ -292,9 +296,7 @@ public func trainLanguageModel(_ p: LMTrainingParameters, progress: (TrainingEve
     try p.loop.validate()
     guard p.options.batchSize > 0 else { throw TrainingError.badParameters("the batch size must be positive") }
     guard p.options.learningRate > 0, p.options.learningRate.isFinite else { throw TrainingError.badParameters("the learning rate must be positive") }
-    if !p.loop.resume && !p.loop.force && FileManager.default.fileExists(atPath: p.output.appendingPathComponent("config.json").path) {
-        throw TrainingError.outputExists("\(p.output.path) (a model)")
-    }
+    try p.loop.refuseExistingOutput(p.output, marker: "config.json", what: "a model")
     var options = p.options
     options.steps = p.loop.steps; options.logEvery = p.loop.logEvery; options.checkpointEvery = p.loop.checkpointEvery; options.validateEvery = p.loop.validateEvery
     let model: MotionGPTModel, templates: TaskTemplates
