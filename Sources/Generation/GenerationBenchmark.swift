@@ -70,7 +70,7 @@ public enum GenerationBenchmark {
         }
         guard produced == tokens else { throw GenerationError.invalidOptions("benchmark produced \(produced) tokens, expected \(tokens)") }
         // Weights a step reads: the F16 path counts the bytes its products stream.
-        model.useCompactWeights(.f16)
+        if weights != .f16 { model.useCompactWeights(.f16) }
         func traffic(_ n: Int) throws -> Int {
             var o = options; o.maxNewTokens = n; o.minNewTokens = n
             CompactMatrix.resetTraffic()

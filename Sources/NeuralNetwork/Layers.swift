@@ -201,17 +201,15 @@ public final class Sequential: Module, UnaryLayer {
 /// Layers whose weights can be carried in a compact format for inference.
 protocol CompactWeightCarrier: AnyObject {
     func setCompact(_ format: CompactMatrix.Format?)
-    var compactFormat: CompactMatrix.Format? { get }
+    var _compact: CompactMatrix? { get }
 }
 
 extension Linear: CompactWeightCarrier {
     func setCompact(_ format: CompactMatrix.Format?) { _compact = format.map { CompactMatrix(weight, format: $0) } }
-    var compactFormat: CompactMatrix.Format? { _compact?.format }
 }
 
 extension Embedding: CompactWeightCarrier {
     func setCompact(_ format: CompactMatrix.Format?) { _compact = format.map { CompactMatrix(weight, format: $0) } }
-    var compactFormat: CompactMatrix.Format? { _compact?.format }
 }
 
 extension Module {
@@ -222,29 +220,33 @@ extension Module {
     /// Returns the bytes of the compact copies.
     @discardableResult
     public func useCompactWeights(_ format: CompactMatrix.Format?) -> Int {
-        var bytes = 0, seen = Set<ObjectIdentifier>()
-        for (_, m) in namedModules() {
-            // A table shared by several parents (T5's embedding) is listed once per parent.
-            guard let c = m as? CompactWeightCarrier, seen.insert(ObjectIdentifier(m)).inserted else { continue }
+        var bytes = 0
+        for c in compactCarriers() {
             c.setCompact(format)
-            if let l = m as? Linear { bytes += l._compact?.byteCount ?? 0 }
-            if let e = m as? Embedding { bytes += e._compact?.byteCount ?? 0 }
+            bytes += c._compact?.byteCount ?? 0
         }
         return bytes
     }
 
     /// The format of the tree's compact weights, when every Linear and Embedding carries one.
     public var compactWeightFormat: CompactMatrix.Format? {
-        let formats = namedModules().compactMap { ($0.1 as? CompactWeightCarrier)?.compactFormat }
-        let carriers = namedModules().filter { $0.1 is CompactWeightCarrier }.count
-        guard carriers > 0, formats.count == carriers, let f = formats.first, formats.allSatisfy({ $0 == f }) else { return nil }
+        let formats = compactCarriers().map { $0._compact?.format }
+        guard let f = formats.first ?? nil, formats.allSatisfy({ $0 == f }) else { return nil }
         return f
     }
 
     /// Refreshes compact copies from the Float32 weights (after they were written).
     func refreshCompactWeights() {
-        for (_, m) in namedModules() {
-            if let c = m as? CompactWeightCarrier, let f = c.compactFormat { c.setCompact(f) }
+        for c in compactCarriers() { if let f = c._compact?.format { c.setCompact(f) } }
+    }
+
+    /// The tree's Linear and Embedding layers, each once (a table shared by several parents, as T5's
+    /// embedding is, is listed once per parent by `namedModules`).
+    private func compactCarriers() -> [CompactWeightCarrier] {
+        var seen = Set<ObjectIdentifier>()
+        return namedModules().compactMap { _, m in
+            guard let c = m as? CompactWeightCarrier, seen.insert(ObjectIdentifier(m)).inserted else { return nil }
+            return c
         }
     }
 }

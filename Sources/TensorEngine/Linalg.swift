@@ -24,8 +24,7 @@ let blasOwnThreads: Int = {
 func chooseBLASKernels() {
     let env = ProcessInfo.processInfo.environment
     guard env["OPENBLAS_CORETYPE"] == nil, env["MOTIONGPT_BLAS_CORE"] != "keep", mgpt_cpu_has_avx512() != 0,
-          let name = openblas_get_corename().map({ String(cString: $0).lowercased() }),
-          ["haswell", "zen"].contains(name) else { return }
+          isAVX2Core(openblas_get_corename().map { String(cString: $0) } ?? "") else { return }
     setenv("OPENBLAS_CORETYPE", "SKYLAKEX", 1)
     gotoblas_dynamic_quit()
     gotoblas_dynamic_init()
@@ -37,6 +36,11 @@ public var blasCoreName: String {
     _ = blasOwnThreads
     return openblas_get_corename().map { String(cString: $0) } ?? "?"
 }
+
+/// Whether OpenBLAS computes with its AVX2 kernels (the Haswell ones, which its Zen core uses too).
+public var blasUsesAVX2Kernels: Bool { isAVX2Core(blasCoreName) }
+
+private func isAVX2Core(_ name: String) -> Bool { ["haswell", "zen"].contains(name.lowercased()) }
 
 /// Products below this many multiply-adds run on one thread (the dispatch costs more than it saves).
 let gemmSplitWork = 1 << 20

@@ -88,8 +88,7 @@ struct Bench: ParsableCommand {
         }
         // A fair ratio has both sides on the same instruction set: with OpenBLAS on its AVX2 kernels
         // (Haswell, Zen) torch is held to AVX2 too; oneDNN would otherwise use AVX-512 where it exists.
-        let avx2Only = ["haswell", "zen"].contains(blasCoreName.lowercased())
-        let torchISA: String? = torchIsa == "matched" && avx2Only ? "avx2" : nil
+        let torchISA: String? = torchIsa == "matched" && blasUsesAVX2Kernels ? "avx2" : nil
         let reference = noReference ? nil : TorchReference.run(python: python, textEncoder: textEncoderFolder,
                                                                lmm: lmmFile.map { ($0, lmmCode) }, only: selected, isa: torchISA)
         if reference == nil && !noReference {
